@@ -80,9 +80,18 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DirHashError> {
 
 /// `get_hash_of_directory(root)`.
 pub fn directory_hash(root: &Path) -> Result<String, DirHashError> {
+    Ok(directory_hash_with_files(root)?.0)
+}
+
+/// `get_hash_of_directory(root)` and each file's hash on the way (paths relative to `root`),
+/// so a caller can also check single files without reading them twice.
+pub fn directory_hash_with_files(root: &Path) -> Result<(String, Vec<(PathBuf, String)>), DirHashError> {
     let mut hasher = DirectoryHasher::new();
+    let mut files = Vec::new();
     for file in files_in_walk_order(root)? {
-        hasher.add_file_hash(&file_hash(&file)?);
+        let hash = file_hash(&file)?;
+        hasher.add_file_hash(&hash);
+        files.push((file.strip_prefix(root).unwrap_or(&file).to_path_buf(), hash));
     }
-    Ok(hasher.finish())
+    Ok((hasher.finish(), files))
 }

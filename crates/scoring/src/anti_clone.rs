@@ -22,9 +22,7 @@ pub fn competitive(blocks: &[Option<Block>], scores: &[f64], epsilon: &Epsilon) 
     let keep = 1.0 - epsilon.fully_decayed();
     (0..scores.len())
         .map(|i| {
-            (0..scores.len())
-                .filter(|&j| strictly_older(blocks[j], blocks[i]))
-                .all(|j| scores[i] < keep * scores[j])
+            (0..scores.len()).filter(|&j| strictly_older(blocks[j], blocks[i])).all(|j| scores[i] < keep * scores[j])
         })
         .collect()
 }

@@ -58,11 +58,8 @@ impl ModelId {
         if tokens.len() < 4 {
             return Err(CommitmentError::TooFewFields { text: text.to_string(), tokens: tokens.len() });
         }
-        let (competition_id, hash) = if tokens.len() < 5 {
-            (0, none_if_literal(tokens[3]))
-        } else {
-            (parse_python_int(tokens[4])?, None)
-        };
+        let (competition_id, hash) =
+            if tokens.len() < 5 { (0, none_if_literal(tokens[3])) } else { (parse_python_int(tokens[4])?, None) };
         Ok(ModelId {
             namespace: tokens[0].to_string(),
             name: tokens[1].to_string(),
@@ -91,7 +88,9 @@ impl ModelId {
             .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
             .filter(|_| repo_id.len() > 3 && repo_id.len() <= MAX_REPO_ID_LENGTH)
             .ok_or_else(|| CommitmentError::BadRepoId(repo_id.to_string()))?;
-        for (field, value) in [("namespace", namespace), ("name", name), ("commit", commit), ("secure_hash", secure_hash)] {
+        for (field, value) in
+            [("namespace", namespace), ("name", name), ("commit", commit), ("secure_hash", secure_hash)]
+        {
             if value.is_empty() || value.contains(':') || value == "None" {
                 return Err(CommitmentError::BadField { field, value: value.to_string() });
             }
@@ -139,8 +138,9 @@ mod tests {
 
     #[test]
     fn formats_and_parses_back() {
-        let id = ModelId::for_commit("alice/ft-7b", &"3f".repeat(20), "k2oYXKqiZrucvpgengXLeM1zKwsygOuURBK7b4+PB68=", 1)
-            .unwrap();
+        let id =
+            ModelId::for_commit("alice/ft-7b", &"3f".repeat(20), "k2oYXKqiZrucvpgengXLeM1zKwsygOuURBK7b4+PB68=", 1)
+                .unwrap();
         let text = id.to_string();
         assert_eq!(text, format!("alice:ft-7b:{}:k2oYXKqiZrucvpgengXLeM1zKwsygOuURBK7b4+PB68=:1", "3f".repeat(20)));
         assert_eq!(ModelId::parse(&text).unwrap(), id);

@@ -253,11 +253,11 @@ fn validate_competition(c: &Competition) -> Result<(), String> {
         return Err("no eval tasks".into());
     }
     for t in &c.eval_tasks {
-        if !(t.weight > 0.0) {
+        if t.weight.is_nan() || t.weight <= 0.0 {
             return Err(format!("task {} has weight {}, must be > 0", t.name, t.weight));
         }
         if let Normalization::InverseExponential { ceiling } = t.normalization {
-            if !(ceiling > 0.0) {
+            if ceiling.is_nan() || ceiling <= 0.0 {
                 return Err(format!("task {} has ceiling {ceiling}, must be > 0", t.name));
             }
         }

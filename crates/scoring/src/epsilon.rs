@@ -83,7 +83,8 @@ mod tests {
 
     #[test]
     fn serde_shape_matches_golden() {
-        let e: Epsilon = serde_json::from_str(r#"{"linear_decay":{"start":0.05,"end":0.01,"decay_blocks":21600}}"#).unwrap();
+        let e: Epsilon =
+            serde_json::from_str(r#"{"linear_decay":{"start":0.05,"end":0.01,"decay_blocks":21600}}"#).unwrap();
         assert_eq!(e, Epsilon::LinearDecay { start: 0.05, end: 0.01, decay_blocks: 21600 });
         let f: Epsilon = serde_json::from_str(r#"{"fixed":0.005}"#).unwrap();
         assert_eq!(f, Epsilon::Fixed(0.005));

@@ -34,7 +34,7 @@ pub mod wins;
 pub use commitment::{CommitmentError, ModelId};
 pub use competition::{Competition, CompetitionId, ModelConstraints, Schedule};
 pub use epsilon::Epsilon;
-pub use record::{ScoringRecord, ScoringOutcome};
+pub use record::{ScoringOutcome, ScoringRecord};
 pub use tracker::CompetitionTracker;
 
 /// A block number on the chain. `None` where upstream uses `math.inf` (a uid without metadata).

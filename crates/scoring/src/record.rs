@@ -110,7 +110,8 @@ impl ScoringRecord {
                     if m.score.is_some() {
                         return Err(RecordError::WrongField { index, uid, mode, field: "score" });
                     }
-                    let losses = m.losses.as_ref().ok_or(RecordError::MissingField { index, uid, mode, needs: "losses" })?;
+                    let losses =
+                        m.losses.as_ref().ok_or(RecordError::MissingField { index, uid, mode, needs: "losses" })?;
                     if losses.is_empty() {
                         return Err(RecordError::NoSamples { index, uid });
                     }
@@ -168,7 +169,8 @@ impl ScoringRecord {
         let kept_blocks: Vec<Option<Block>> = kept.iter().map(|&i| blocks[i]).collect();
         let counts: Vec<WinCount> = match self.mode {
             WinMode::PerSample => {
-                let losses: Vec<&[f64]> = kept.iter().map(|&i| self.models[i].losses.as_deref().unwrap_or(&[])).collect();
+                let losses: Vec<&[f64]> =
+                    kept.iter().map(|&i| self.models[i].losses.as_deref().unwrap_or(&[])).collect();
                 compute_wins_per_sample(&kept_blocks, &losses, &self.epsilon, self.current_block)
             }
             WinMode::Score => {
@@ -184,7 +186,13 @@ impl ScoringRecord {
             .map(|m| ModelOutcome { uid: m.uid, wins: 0, win_rate: 0.0, weight: 0.0, competitive: false })
             .collect();
         for ((&i, count), weight) in kept.iter().zip(&counts).zip(step) {
-            models[i] = ModelOutcome { uid: self.models[i].uid, wins: count.wins, win_rate: count.win_rate, weight, competitive: true };
+            models[i] = ModelOutcome {
+                uid: self.models[i].uid,
+                wins: count.wins,
+                win_rate: count.win_rate,
+                weight,
+                competitive: true,
+            };
         }
         Ok(ScoringOutcome { models })
     }
@@ -209,7 +217,9 @@ fn de_block<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Block>, D::Error> 
         B::N(n) => Ok(Some(n)),
         B::Null(()) => Ok(None),
         B::S(s) if float_json::parse_special(&s) == Some(f64::INFINITY) => Ok(None),
-        B::S(s) => Err(serde::de::Error::custom(format!("block must be a non-negative integer, null or \"inf\", got {s:?}"))),
+        B::S(s) => {
+            Err(serde::de::Error::custom(format!("block must be a non-negative integer, null or \"inf\", got {s:?}")))
+        }
     }
 }
 
@@ -266,9 +276,15 @@ mod tests {
         let base = r#"{"current_block":10,"epsilon":{"fixed":0.005},"mode":"per_sample","weighting":"winner_takes_all","models":"#;
         let bad = |models: &str| record(&format!("{base}{models}}}")).compute().unwrap_err();
         assert_eq!(bad("[]"), RecordError::NoModels);
-        assert!(matches!(bad(r#"[{"uid":1,"block":1,"losses":[1.0]},{"uid":2,"block":1,"losses":[1.0,2.0]}]"#), RecordError::LengthMismatch { index: 1, uid: 2, .. }));
+        assert!(matches!(
+            bad(r#"[{"uid":1,"block":1,"losses":[1.0]},{"uid":2,"block":1,"losses":[1.0,2.0]}]"#),
+            RecordError::LengthMismatch { index: 1, uid: 2, .. }
+        ));
         assert!(matches!(bad(r#"[{"uid":1,"block":1,"score":1.0}]"#), RecordError::WrongField { .. }));
-        assert!(matches!(bad(r#"[{"uid":1,"block":1,"losses":[1.0]},{"uid":1,"block":2,"losses":[1.0]}]"#), RecordError::DuplicateUid(1)));
+        assert!(matches!(
+            bad(r#"[{"uid":1,"block":1,"losses":[1.0]},{"uid":1,"block":2,"losses":[1.0]}]"#),
+            RecordError::DuplicateUid(1)
+        ));
     }
 
     #[test]

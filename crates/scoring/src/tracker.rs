@@ -113,7 +113,12 @@ impl CompetitionTracker {
     }
 
     /// `record_competition_weights(id, step_weights)`; `step_weights` is indexed by uid.
-    pub fn record(&mut self, id: CompetitionId, step_weights: &[f64], params: &TrackerParams) -> Result<(), TrackerError> {
+    pub fn record(
+        &mut self,
+        id: CompetitionId,
+        step_weights: &[f64],
+        params: &TrackerParams,
+    ) -> Result<(), TrackerError> {
         if step_weights.len() != self.num_neurons {
             self.resize(step_weights.len())?;
         }

@@ -46,7 +46,8 @@ pub fn run(args: Args) -> Result<()> {
     let docs = documents(&text).with_context(|| format!("{}", args.file.display()))?;
     let many = docs.len() > 1;
     for (line, doc) in docs {
-        let where_ = if many { format!("{} line {line}", args.file.display()) } else { args.file.display().to_string() };
+        let where_ =
+            if many { format!("{} line {line}", args.file.display()) } else { args.file.display().to_string() };
         let outcome = record_from(doc).and_then(|r| Ok(r.compute()?)).with_context(|| where_)?;
         println!("{}", serde_json::to_string(&outcome)?);
     }
