@@ -1,0 +1,13 @@
+//! The SN37 validator daemon and the embedded local subnet, as a library the binary wires.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`state`] | versioned, atomically written state parts under the state folder |
+//! | [`model_tracker`] | what each miner committed, what came of it, and when to retry it |
+//! | [`eval_sets`] | which uids each competition evaluates next (kept and pending) |
+//! | [`step_record`] | the self-contained JSONL record of every evaluation round |
+
+pub mod eval_sets;
+pub mod model_tracker;
+pub mod state;
+pub mod step_record;
