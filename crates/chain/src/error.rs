@@ -40,10 +40,26 @@ pub enum SetWeightsError {
     )]
     TooSoon { netuid: u16, last_update: u64, rate_limit: u64, current_block: u64, blocks_left: u64 },
     #[error(
-        "subnet {netuid} requires commit-reveal weights (CommitRevealWeightsEnabled); set_weights would be \
-         refused with CommitRevealEnabled, and timelocked commits are not implemented yet; nothing sent"
+        "subnet {netuid} requires commit-reveal weights (CommitRevealWeightsEnabled): set_weights would be \
+         refused with CommitRevealEnabled; submit_weights commits instead; nothing sent"
     )]
     CommitRevealRequired { netuid: u16 },
+    #[error("cannot submit weights: {0}; nothing sent")]
+    Mode(#[from] crate::mode::ModeError),
+    #[error(
+        "hotkey {hotkey} already has {count} unrevealed commits on subnet {netuid} in epoch {epoch}; the chain \
+         allows at most 10 (TooManyUnrevealedCommits); nothing sent"
+    )]
+    TooManyUnrevealedCommits { hotkey: AccountId, netuid: u16, epoch: u64, count: usize },
+    #[error("cannot build the weight commit, nothing sent: {0}")]
+    Commit(String),
+    #[error("the pending reveal was committed by {committer}, but this chain handle signs as {signer}; nothing sent")]
+    WrongHotkey { committer: AccountId, signer: AccountId },
+    #[error(
+        "{call}: the runtime metadata encodes the arguments as {metadata} but the encoding checked against Python \
+         bittensor is {ours}; the runtime changed the call, nothing sent"
+    )]
+    EncodingMismatch { call: String, ours: String, metadata: String },
     #[error("version key {given} is below the subnet's weights version key {required}; nothing sent")]
     VersionKeyTooLow { given: u64, required: u64 },
     #[error("the chain refused the weights: {pallet}.{error} ({docs})")]

@@ -23,6 +23,26 @@ pub struct Hyperparameters {
     pub reveal_period_epochs: Option<u64>,
     /// `CommitRevealWeightsVersion`, when the runtime has it.
     pub commit_reveal_version: Option<u16>,
+    /// `Kappa` (consensus majority, κ = kappa / 65535).
+    #[serde(default = "default_kappa")]
+    pub kappa: u16,
+    /// Blocks without a weight update after which a validator is inactive: `ActivityCutoff`,
+    /// or `max(1, ActivityCutoffFactorMilli × tempo / 1000)` on runtimes that have the factor.
+    #[serde(default = "default_activity_cutoff")]
+    pub activity_cutoff: u64,
+}
+
+/// Subtensor's default `Kappa` (≈ ½: the stake-weighted median).
+pub const DEFAULT_KAPPA: u16 = 32_767;
+/// Subtensor's default `ActivityCutoff`.
+pub const DEFAULT_ACTIVITY_CUTOFF: u64 = 5_000;
+
+fn default_kappa() -> u16 {
+    DEFAULT_KAPPA
+}
+
+fn default_activity_cutoff() -> u64 {
+    DEFAULT_ACTIVITY_CUTOFF
 }
 
 impl Default for Hyperparameters {
@@ -37,6 +57,8 @@ impl Default for Hyperparameters {
             max_weights_limit: u16::MAX,
             reveal_period_epochs: None,
             commit_reveal_version: None,
+            kappa: DEFAULT_KAPPA,
+            activity_cutoff: DEFAULT_ACTIVITY_CUTOFF,
         }
     }
 }
@@ -88,6 +110,18 @@ pub fn check_permission(
     if hyper.commit_reveal_enabled {
         return Err(SetWeightsError::CommitRevealRequired { netuid });
     }
+    check_commit_permission(netuid, submission, hyper, last_update, current_block)
+}
+
+/// The checks a weight *commit* must pass (timelocked or hash): the version key and the rate
+/// limit, which subtensor applies to commits because it sets `LastUpdate` at commit time.
+pub fn check_commit_permission(
+    netuid: u16,
+    submission: &WeightsSubmission,
+    hyper: &Hyperparameters,
+    last_update: u64,
+    current_block: u64,
+) -> Result<(), SetWeightsError> {
     if submission.version_key < hyper.weights_version_key {
         return Err(SetWeightsError::VersionKeyTooLow {
             given: submission.version_key,
@@ -105,6 +139,28 @@ pub fn check_permission(
         });
     }
     Ok(())
+}
+
+/// Subtensor's `vec_u16_max_upscale_to_u16`, which every weight row goes through before it is
+/// stored: scaled so that the largest value becomes 65535, in `I32F32` fixed point (32
+/// fractional bits, truncating multiplication and division, rounding half away from zero at the
+/// end). Emulated exactly with integers.
+pub fn max_upscale_u16(values: &[u16]) -> Vec<u16> {
+    const ONE: u128 = 1 << 32;
+    let Some(&max) = values.iter().max() else { return Vec::new() };
+    if max == 0 {
+        return values.to_vec();
+    }
+    let round = |fixed: u128| -> u16 { ((fixed + ONE / 2) >> 32).min(u128::from(u16::MAX)) as u16 };
+    let max = u128::from(max);
+    if max > 32_768 {
+        // e × (65535 / max): the quotient is truncated to 32 fractional bits first.
+        let factor = (u128::from(u16::MAX) << 32) / max;
+        values.iter().map(|&e| round(u128::from(e) * factor)).collect()
+    } else {
+        // (e × 65535) / max.
+        values.iter().map(|&e| round(((u128::from(e) * u128::from(u16::MAX)) << 32) / max)).collect()
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +189,29 @@ mod tests {
             Err(SetWeightsError::TooSoon { blocks_left, .. }) => assert_eq!(blocks_left, 50),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn max_upscaling_follows_subtensor() {
+        assert_eq!(max_upscale_u16(&[65535, 10, 0]), vec![65535, 10, 0]);
+        // Small maxima take the (e × 65535) / max branch: 1/2 of 65535 rounds half up.
+        assert_eq!(max_upscale_u16(&[1, 2]), vec![32768, 65535]);
+        assert_eq!(max_upscale_u16(&[1, 3]), vec![21845, 65535]);
+        // Large maxima take the e × (65535 / max) branch, whose truncated factor can lose one.
+        assert_eq!(max_upscale_u16(&[40000, 50000]), vec![52428, 65535]);
+        assert_eq!(max_upscale_u16(&[0, 0]), vec![0, 0]);
+        assert_eq!(max_upscale_u16(&[]), Vec::<u16>::new());
+    }
+
+    #[test]
+    fn commits_skip_the_commit_reveal_refusal_but_keep_the_rate_limit() {
+        let cr = Hyperparameters { commit_reveal_enabled: true, weights_rate_limit: 10, ..Default::default() };
+        let s = sub(&[0], &[1]);
+        assert!(check_commit_permission(7, &s, &cr, 0, 1).is_ok());
+        assert!(matches!(
+            check_commit_permission(7, &s, &cr, 95, 100),
+            Err(SetWeightsError::TooSoon { blocks_left: 5, .. })
+        ));
     }
 
     #[test]

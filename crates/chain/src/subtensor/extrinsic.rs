@@ -1,5 +1,5 @@
-//! The `SubtensorModule.set_weights` extrinsic: its call payload and its signed form, built
-//! from runtime metadata with subxt's dynamic API (no codegen).
+//! The weight extrinsics (`set_weights` and the commit-reveal calls): their call payloads and
+//! signed forms, built from runtime metadata with subxt's dynamic API (no codegen).
 
 use crate::account::Block;
 use crate::rules::WeightsSubmission;
@@ -9,6 +9,7 @@ use subxt::client::OfflineClient;
 use subxt::config::substrate::{SpecVersionForRange, H256};
 use subxt::config::{DefaultExtrinsicParams, DefaultExtrinsicParamsBuilder, SubstrateConfig};
 use subxt::tx::DynamicPayload;
+use weights_commit::WeightsCall;
 
 /// Blocks a weights transaction stays valid for after the block it was built at.
 pub const MORTALITY_BLOCKS: u64 = 64;
@@ -23,6 +24,64 @@ pub(crate) fn set_weights_call(
         "set_weights",
         (netuid, submission.uids.clone(), submission.weights.clone(), submission.version_key),
     )
+}
+
+/// Evaluates `$body` with `$payload` bound to the dynamic transaction of `$call` (a
+/// [`WeightsCall`]); each call has its own argument tuple type, hence a macro.
+macro_rules! with_weights_payload {
+    ($call:expr, |$payload:ident| $body:expr) => {{
+        use subxt::dynamic::tx;
+        use weights_commit::WeightsCall as W;
+        const PALLET: &str = "SubtensorModule";
+        let call: &W = $call;
+        let name = call.name();
+        match call.clone() {
+            W::CommitWeights { netuid, commit_hash } => {
+                let $payload = tx(PALLET, name, (netuid, commit_hash));
+                $body
+            }
+            W::RevealWeights { netuid, uids, values, salt, version_key } => {
+                let $payload = tx(PALLET, name, (netuid, uids, values, salt, version_key));
+                $body
+            }
+            W::CommitTimelockedWeights { netuid, commit, reveal_round, commit_reveal_version } => {
+                let $payload = tx(PALLET, name, (netuid, commit, reveal_round, commit_reveal_version));
+                $body
+            }
+            W::CommitMechanismWeights { netuid, mecid, commit_hash } => {
+                let $payload = tx(PALLET, name, (netuid, mecid, commit_hash));
+                $body
+            }
+            W::RevealMechanismWeights { netuid, mecid, uids, values, salt, version_key } => {
+                let $payload = tx(PALLET, name, (netuid, mecid, uids, values, salt, version_key));
+                $body
+            }
+            W::CommitTimelockedMechanismWeights { netuid, mecid, commit, reveal_round, commit_reveal_version } => {
+                let $payload = tx(PALLET, name, (netuid, mecid, commit, reveal_round, commit_reveal_version));
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_weights_payload;
+
+/// The call data subxt's dynamic encoder gives `call` under the runtime `metadata` describes
+/// (raw metadata bytes, `meta` magic first): what a live submission of it would carry.
+pub fn weights_call_data_offline(metadata: &[u8], spec_version: u32, call: &WeightsCall) -> Result<Vec<u8>, String> {
+    let metadata = subxt::metadata::Metadata::decode_from(metadata)
+        .map_err(|e| format!("runtime metadata does not decode: {e}"))?;
+    let config = SubstrateConfig::builder()
+        .set_genesis_hash(H256([0; 32]))
+        .set_metadata_for_spec_versions([(spec_version, Arc::new(metadata))])
+        .set_spec_version_for_block_ranges([SpecVersionForRange {
+            block_range: 0..u64::MAX,
+            spec_version,
+            transaction_version: 1,
+        }])
+        .build();
+    let client = OfflineClient::new_with_config(config);
+    let at = client.at_block(0u64).map_err(|e| e.to_string())?;
+    with_weights_payload!(call, |payload| at.transactions().call_data(&payload).map_err(|e| e.to_string()))
 }
 
 /// Extension parameters for a live submission: mortal for [`MORTALITY_BLOCKS`]; subxt injects

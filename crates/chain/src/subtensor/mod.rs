@@ -3,19 +3,26 @@
 //! again after a transport failure; a deadline on every call; the weights rate limit read and
 //! respected before anything is sent; dispatch errors reported by their runtime names.
 
+mod agreement;
 mod classify;
+mod commit_reveal;
 mod extrinsic;
 mod transport;
 
-pub use extrinsic::{sign_set_weights_offline, OfflineSigning, SignedExtrinsic, MORTALITY_BLOCKS};
+pub use extrinsic::{
+    sign_set_weights_offline, weights_call_data_offline, OfflineSigning, SignedExtrinsic, MORTALITY_BLOCKS,
+};
 
 use crate::account::{AccountId, Block, BlockHash};
+use crate::agreement::AgreementSnapshot;
 use crate::commitment::{Commitment, Registration};
 use crate::error::{ChainError, SetWeightsError};
 use crate::metagraph::{decode_neurons_lite, Metagraph};
+use crate::mode::WeightsMode;
 use crate::rules::{check_permission, check_vectors, Hyperparameters, WeightsSubmission};
+use crate::submission::{RevealOutcome, Submitted};
 use crate::wallet::Hotkey;
-use crate::{Chain, Commitments, WeightRows, WeightsIncluded};
+use crate::{Chain, Commitments, PendingReveal, WeightRows, WeightsIncluded};
 use classify::{classify, describe, name_pool_rejection, Failure};
 use parity_scale_codec::Encode;
 use std::future::Future;
@@ -28,10 +35,11 @@ use subxt::client::{ClientAtBlock, OnlineClient, OnlineClientAtBlockImpl};
 use subxt::config::substrate::H256;
 use subxt::config::{Header, RpcConfigFor, SubstrateConfig};
 use subxt::error::{BackendError, DispatchError, ExtrinsicError, RpcError, TransactionEventsError};
-use subxt::tx::TransactionStatus;
+use subxt::tx::{Payload, TransactionStatus};
 use subxt_rpcs::methods::legacy::{LegacyRpcMethods, NumberOrHex};
 use subxt_rpcs::RpcClient;
 use tokio::sync::Mutex;
+use weights_commit::BeaconPublicKey;
 
 /// The public finney entrypoint.
 pub const FINNEY_ENDPOINT: &str = "wss://entrypoint-finney.opentensor.ai:443";
@@ -61,6 +69,12 @@ pub struct SubtensorOptions {
     pub call_timeout: Duration,
     /// Deadline of a weight submission, from signing to inclusion and the verdict.
     pub inclusion_timeout: Duration,
+    /// Seconds per block, for turning blocks ahead into a drand round (subtensor's 12 s).
+    pub block_time_secs: f64,
+    /// The drand beacon timelocked commits are sealed for. Every subtensor network (finney,
+    /// testnet, local nodes) ingests drand quicknet; another key only makes sense for a test
+    /// node that checks the ciphertext with its own beacon.
+    pub timelock_beacon: BeaconPublicKey,
 }
 
 impl SubtensorOptions {
@@ -70,6 +84,8 @@ impl SubtensorOptions {
             connect_timeout: Duration::from_secs(30),
             call_timeout: Duration::from_secs(60),
             inclusion_timeout: Duration::from_secs(120),
+            block_time_secs: weights_commit::reveal_round::DEFAULT_BLOCK_TIME_SECS,
+            timelock_beacon: BeaconPublicKey::quicknet(),
         }
     }
 }
@@ -224,7 +240,7 @@ fn other(reason: impl Into<String>) -> Failure {
     Failure::Decode(reason.into())
 }
 
-async fn read_hyperparameters(at: &AtBlock, netuid: u16) -> Result<Hyperparameters, Failure> {
+pub(crate) async fn read_hyperparameters(at: &AtBlock, netuid: u16) -> Result<Hyperparameters, Failure> {
     use subxt::dynamic::storage;
     let store = at.storage();
     let tempo = store.fetch(storage::<(u16,), u16>("SubtensorModule", "Tempo"), (netuid,));
@@ -251,8 +267,22 @@ async fn read_hyperparameters(at: &AtBlock, netuid: u16) -> Result<Hyperparamete
         Ok(entry) => Some(entry.fetch(()).await.map_err(|e| classify(&e))?.decode().map_err(|e| classify(&e))?),
         Err(_) => None,
     };
+    let kappa = store.fetch(storage::<(u16,), u16>("SubtensorModule", "Kappa"), (netuid,));
+    let tempo: u16 = value!(tempo, "Tempo");
+    // v3.4.8 derives the cutoff from the tempo; older runtimes store it.
+    let activity_cutoff = match store.entry(storage::<(u16,), u32>("SubtensorModule", "ActivityCutoffFactorMilli")) {
+        Ok(entry) => {
+            let milli: u32 =
+                entry.fetch((netuid,)).await.map_err(|e| classify(&e))?.decode().map_err(|e| classify(&e))?;
+            (u64::from(milli) * u64::from(tempo) / 1000).max(1)
+        }
+        Err(_) => {
+            let cutoff = store.fetch(storage::<(u16,), u16>("SubtensorModule", "ActivityCutoff"), (netuid,));
+            u64::from(value!(cutoff, "ActivityCutoff"))
+        }
+    };
     Ok(Hyperparameters {
-        tempo: value!(tempo, "Tempo"),
+        tempo,
         weights_rate_limit: value!(rate, "WeightsSetRateLimit"),
         weights_version_key: value!(version, "WeightsVersionKey"),
         commit_reveal_enabled: value!(cr, "CommitRevealWeightsEnabled"),
@@ -260,6 +290,8 @@ async fn read_hyperparameters(at: &AtBlock, netuid: u16) -> Result<Hyperparamete
         max_weights_limit: value!(max, "MaxWeightsLimit"),
         reveal_period_epochs,
         commit_reveal_version,
+        kappa: value!(kappa, "Kappa"),
+        activity_cutoff,
     })
 }
 
@@ -284,7 +316,7 @@ async fn read_commitments(at: &AtBlock, netuid: u16) -> Result<Commitments, Fail
     Ok(commitments)
 }
 
-async fn read_weights(at: &AtBlock, netuid: u16) -> Result<WeightRows, Failure> {
+pub(crate) async fn read_weights(at: &AtBlock, netuid: u16) -> Result<WeightRows, Failure> {
     let address = subxt::dynamic::storage::<(u16, u16), Vec<(u16, u16)>>("SubtensorModule", "Weights");
     let mut entries = at.storage().iter(address, (netuid,)).await.map_err(|e| classify(&e))?;
     let mut rows = WeightRows::new();
@@ -305,14 +337,14 @@ async fn read_weights(at: &AtBlock, netuid: u16) -> Result<WeightRows, Failure> 
 }
 
 /// What the chain knows about the signer, read at one block before submitting.
-struct SignerState {
+pub(crate) struct SignerState {
     hyper: Hyperparameters,
     uid: Option<u16>,
     n: usize,
     last_update: u64,
 }
 
-async fn read_signer_state(at: &AtBlock, netuid: u16, hotkey: &AccountId) -> Result<SignerState, Failure> {
+pub(crate) async fn read_signer_state(at: &AtBlock, netuid: u16, hotkey: &AccountId) -> Result<SignerState, Failure> {
     use subxt::dynamic::storage;
     let hyper = read_hyperparameters(at, netuid).await?;
     let uid = at
@@ -365,7 +397,6 @@ impl Subtensor {
     async fn submit(&self, netuid: u16, submission: &WeightsSubmission) -> Result<WeightsIncluded, SetWeightsError> {
         let hotkey = self.hotkey.as_ref().ok_or(SetWeightsError::NoHotkey)?;
         let account = hotkey.account();
-        let endpoint = self.options.endpoint.clone();
         let what = format!("set weights on subnet {netuid}");
         let (conn, at, state) = self
             .read(&what, |conn| async move {
@@ -382,14 +413,27 @@ impl Subtensor {
             submission.uids.len(),
             submission.version_key
         );
+        let call = extrinsic::set_weights_call(netuid, submission);
+        self.send_signed(conn, at, &call, &what).await
+    }
 
-        let transport = |reason: String| ChainError::Rpc { what: what.clone(), endpoint: endpoint.clone(), reason };
+    /// Signs `call` with the hotkey at `at`, submits it, waits for inclusion and returns the
+    /// chain's verdict, all under the inclusion deadline.
+    async fn send_signed<P: Payload + Sync>(
+        &self,
+        conn: Arc<Connection>,
+        at: AtBlock,
+        call: &P,
+        what: &str,
+    ) -> Result<WeightsIncluded, SetWeightsError> {
+        let hotkey = self.hotkey.as_ref().ok_or(SetWeightsError::NoHotkey)?;
+        let endpoint = self.options.endpoint.clone();
+        let transport = |reason: String| ChainError::Rpc { what: what.to_owned(), endpoint: endpoint.clone(), reason };
         let generation = conn.generation;
         let outcome = tokio::time::timeout(self.options.inclusion_timeout, async {
-            let call = extrinsic::set_weights_call(netuid, submission);
             let mut transactions = at.transactions();
             let signed = transactions
-                .create_signed(&call, hotkey, extrinsic::live_params())
+                .create_signed(call, hotkey, extrinsic::live_params())
                 .await
                 .map_err(|e| SetWeightsError::from(transport(describe(&e))))?;
             let mut progress = signed.submit_and_watch().await.map_err(|e| match pool_rejection(&e) {
@@ -432,17 +476,22 @@ impl Subtensor {
             Ok(result) => result,
             Err(_) => {
                 self.forget(generation).await;
-                Err(ChainError::Timeout { what, endpoint, after: self.options.inclusion_timeout }.into())
+                Err(ChainError::Timeout {
+                    what: what.to_owned(),
+                    endpoint: endpoint.clone(),
+                    after: self.options.inclusion_timeout,
+                }
+                .into())
             }
         };
         match &result {
             Ok(included) => {
-                tracing::info!("weights included in block {} ({})", included.block.number, included.block.hash)
+                tracing::info!("{what}: included in block {} ({})", included.block.number, included.block.hash)
             }
             Err(SetWeightsError::Dispatch { pallet, error, docs }) => {
-                tracing::warn!("the chain refused the weights: {pallet}.{error}: {docs}")
+                tracing::warn!("{what}: the chain refused it: {pallet}.{error}: {docs}")
             }
-            Err(e) => tracing::warn!("setting weights failed: {e}"),
+            Err(e) => tracing::warn!("{what} failed: {e}"),
         }
         result
     }
@@ -508,5 +557,27 @@ impl Chain for Subtensor {
         submission: &WeightsSubmission,
     ) -> Result<WeightsIncluded, SetWeightsError> {
         self.submit(netuid, submission).await
+    }
+
+    async fn weights_mode(&self, netuid: u16, at: &Block) -> Result<WeightsMode, SetWeightsError> {
+        self.mode_at(netuid, at).await
+    }
+
+    async fn submit_weights(&self, netuid: u16, submission: &WeightsSubmission) -> Result<Submitted, SetWeightsError> {
+        self.submit_any(netuid, submission).await
+    }
+
+    async fn reveal_pending(&self, pending: &PendingReveal) -> Result<RevealOutcome, SetWeightsError> {
+        self.reveal(pending).await
+    }
+
+    async fn agreement_snapshot(&self, netuid: u16, at: &Block) -> Result<AgreementSnapshot, ChainError> {
+        let metagraph = self.metagraph(netuid, at).await?;
+        let what = format!("read the consensus inputs of subnet {netuid} at block {}", at.number);
+        let metagraph = &metagraph;
+        self.read(&what, |conn| async move {
+            agreement::read_agreement(&Subtensor::at(&conn, at).await?, netuid, metagraph).await
+        })
+        .await
     }
 }

@@ -8,12 +8,26 @@
 //! chain and a crash never leaves half a file. History is kept (registrations, commitments and
 //! weights carry their block), so reads at an older block see that block's state; stake,
 //! permits and hyperparameters are current values.
+//!
+//! With `commit_reveal_enabled` in a subnet's hyperparameters the chain behaves like subtensor
+//! under commit-reveal ([`commit_reveal`]): `set_weights` is refused, `submit_weights` commits,
+//! and the chain reveals commits itself with a local drand stand-in whose seed it keeps.
+
+mod commit_reveal;
+
+pub use commit_reveal::{
+    local_round_for_block, local_round_published_at, LocalCommit, RevealRecord, LOCAL_ROUND_PERIOD_MS,
+};
 
 use crate::account::{AccountId, Block, BlockHash};
+use crate::agreement::AgreementSnapshot;
 use crate::commitment::{Commitment, Data, MAX_BIG_RAW, MAX_RAW};
 use crate::error::{ChainError, SetWeightsError};
 use crate::metagraph::{Metagraph, Neuron, RAO_PER_TAO};
-use crate::rules::{check_permission, check_vectors, Hyperparameters, WeightsSubmission};
+use crate::mode::WeightsMode;
+use crate::rules::{check_permission, check_vectors, max_upscale_u16, Hyperparameters, WeightsSubmission};
+use crate::submission::{RevealOutcome, Submitted};
+use crate::PendingReveal;
 use crate::{Chain, Commitments, WeightRows, WeightsIncluded};
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
@@ -24,6 +38,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Fields added since (commit-reveal) have serde defaults, so version-1 files still read.
 const STATE_VERSION: u32 = 1;
 
 /// How a new local chain is set up.
@@ -63,6 +78,9 @@ struct WeightsEvent {
     uid: u16,
     block: u64,
     row: Vec<(u16, u16)>,
+    /// Applied by a reveal: under commit-reveal the chain's `LastUpdate` is the commit's block.
+    #[serde(default)]
+    revealed: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -71,6 +89,48 @@ struct Subnet {
     neurons: Vec<LocalNeuron>,
     commitments: Vec<CommitEvent>,
     weights: Vec<WeightsEvent>,
+    /// Offer only the hash commit-reveal calls (a runtime without timelocked commits).
+    #[serde(default)]
+    hash_commits_only: bool,
+    /// Every weight commit ever made `(uid, block)`: `LastUpdate` counts them.
+    #[serde(default)]
+    commit_blocks: Vec<(u16, u64)>,
+    /// Commits not revealed (or dropped) yet.
+    #[serde(default)]
+    pending_commits: Vec<LocalCommit>,
+    /// What became of each commit.
+    #[serde(default)]
+    reveals: Vec<RevealRecord>,
+}
+
+impl Subnet {
+    /// `LastUpdate` of `uid` as of `block`: its last direct `set_weights` or commit (0: never).
+    fn last_update(&self, uid: u16, block: u64) -> u64 {
+        let set = self.weights.iter().filter(|w| w.uid == uid && !w.revealed).map(|w| w.block);
+        let committed = self.commit_blocks.iter().filter(|(u, _)| *u == uid).map(|(_, b)| *b);
+        set.chain(committed).filter(|&b| b <= block).max().unwrap_or(0)
+    }
+
+    /// The weight rows as of `block`.
+    fn rows_at(&self, block: u64) -> WeightRows {
+        let mut rows = WeightRows::new();
+        // Events are in block order: a later row replaces an earlier one.
+        for event in self.weights.iter().filter(|w| w.block <= block) {
+            if event.row.is_empty() {
+                rows.remove(&event.uid);
+            } else {
+                rows.insert(event.uid, event.row.clone());
+            }
+        }
+        rows
+    }
+
+    /// Appends a weights event, keeping events in block order (reveals are applied lazily and
+    /// may land before events already recorded).
+    fn push_weights(&mut self, event: WeightsEvent) {
+        let at = self.weights.partition_point(|w| w.block <= event.block);
+        self.weights.insert(at, event);
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -80,6 +140,9 @@ struct State {
     genesis_unix_ms: u64,
     block_time_ms: u64,
     subnets: BTreeMap<u16, Subnet>,
+    /// Seed of the local beacon standing in for drand (hex), made on first use.
+    #[serde(default)]
+    beacon_seed: Option<String>,
 }
 
 impl State {
@@ -135,6 +198,7 @@ impl LocalChain {
             genesis_unix_ms: now_ms().saturating_sub(block_time_ms),
             block_time_ms,
             subnets: BTreeMap::new(),
+            beacon_seed: None,
         };
         chain.store(&state)?;
         Ok(chain)
@@ -217,17 +281,44 @@ impl LocalChain {
         write().map_err(|e| self.err(format!("cannot write: {e}")))
     }
 
+    /// Runs `f` on the state. Commits whose reveal block has come are revealed first (which
+    /// writes the file), so that every read sees what the chain would hold at its head.
     fn read<T>(&self, f: impl FnOnce(&State) -> Result<T, ChainError>) -> Result<T, ChainError> {
-        let _lock = self.lock(Access::Read)?;
-        f(&self.load()?)
+        {
+            let _lock = self.lock(Access::Read)?;
+            let state = self.load()?;
+            if !commit_reveal::reveals_due(&state) {
+                return f(&state);
+            }
+        }
+        let _lock = self.lock(Access::Write)?;
+        let mut state = self.load()?;
+        if commit_reveal::settle(&mut state) {
+            self.store(&state)?;
+        }
+        f(&state)
     }
 
+    /// Runs `f` on the state and stores the result; due reveals happen before `f`.
     fn update<T, E: From<ChainError>>(&self, f: impl FnOnce(&mut State) -> Result<T, E>) -> Result<T, E> {
         let _lock = self.lock(Access::Write)?;
         let mut state = self.load()?;
-        let out = f(&mut state)?;
-        self.store(&state)?;
-        Ok(out)
+        let settled = commit_reveal::settle(&mut state);
+        match f(&mut state) {
+            Ok(out) => {
+                self.store(&state)?;
+                Ok(out)
+            }
+            Err(e) => {
+                if settled {
+                    // The refusal changes nothing, but the reveals it saw happen stay.
+                    let mut settled_only = self.load()?;
+                    commit_reveal::settle(&mut settled_only);
+                    self.store(&settled_only)?;
+                }
+                Err(e)
+            }
+        }
     }
 
     fn subnet<'a>(&self, state: &'a State, netuid: u16) -> Result<&'a Subnet, ChainError> {
@@ -342,9 +433,6 @@ impl Chain for LocalChain {
         self.read(|state| {
             self.checked_block(state, at)?;
             let subnet = self.subnet(state, netuid)?;
-            let last_update = |uid: u16| {
-                subnet.weights.iter().filter(|w| w.uid == uid && w.block <= at.number).map(|w| w.block).max()
-            };
             let neurons = subnet
                 .neurons
                 .iter()
@@ -356,7 +444,7 @@ impl Chain for LocalChain {
                     stake_rao: n.stake_rao,
                     stake_tao: n.stake_rao as f64 / RAO_PER_TAO as f64,
                     validator_permit: n.validator_permit,
-                    last_update: last_update(n.uid).unwrap_or(0),
+                    last_update: subnet.last_update(n.uid, at.number),
                     active: true,
                 })
                 .collect();
@@ -383,16 +471,7 @@ impl Chain for LocalChain {
     async fn weights(&self, netuid: u16, at: &Block) -> Result<WeightRows, ChainError> {
         self.read(|state| {
             self.checked_block(state, at)?;
-            let subnet = self.subnet(state, netuid)?;
-            let mut rows = WeightRows::new();
-            for event in subnet.weights.iter().filter(|w| w.block <= at.number) {
-                if event.row.is_empty() {
-                    rows.remove(&event.uid);
-                } else {
-                    rows.insert(event.uid, event.row.clone());
-                }
-            }
-            Ok(rows)
+            Ok(self.subnet(state, netuid)?.rows_at(at.number))
         })
     }
 
@@ -414,27 +493,66 @@ impl Chain for LocalChain {
             let block = state.block(head);
             let subnet =
                 state.subnets.get_mut(&netuid).ok_or_else(|| self.err(format!("subnet {netuid} does not exist")))?;
-            let uid = subnet
-                .neurons
-                .iter()
-                .find(|n| n.hotkey == hotkey)
-                .map(|n| n.uid)
-                .ok_or(SetWeightsError::NotRegistered { hotkey, netuid })?;
+            let uid = subnet.uid_of(&hotkey).ok_or(SetWeightsError::NotRegistered { hotkey, netuid })?;
             check_vectors(submission, subnet.neurons.len())?;
-            let last_update = subnet.weights.iter().filter(|w| w.uid == uid).map(|w| w.block).max().unwrap_or(0);
-            check_permission(netuid, submission, &subnet.hyperparameters, last_update, head)?;
-            let min = usize::from(subnet.hyperparameters.min_allowed_weights);
-            let only_self = submission.uids == [uid];
-            if submission.uids.len() < min && !only_self {
-                return Err(SetWeightsError::Dispatch {
-                    pallet: "SubtensorModule".into(),
-                    error: "WeightVecLengthIsLow".into(),
-                    docs: format!("{} weights, the subnet requires at least {min}", submission.uids.len()),
-                });
-            }
-            let row = submission.uids.iter().copied().zip(submission.weights.iter().copied()).filter(|&(_, w)| w > 0);
-            subnet.weights.push(WeightsEvent { uid, block: head, row: row.collect() });
+            check_permission(netuid, submission, &subnet.hyperparameters, subnet.last_update(uid, head), head)?;
+            subnet.apply_weights(uid, submission, head, false)?;
             Ok(WeightsIncluded { block, extrinsic_hash: None })
         })
+    }
+
+    async fn weights_mode(&self, netuid: u16, at: &Block) -> Result<WeightsMode, SetWeightsError> {
+        Ok(self.read(|state| {
+            self.checked_block(state, at)?;
+            let subnet = self.subnet(state, netuid)?;
+            Ok(commit_reveal::mode(netuid, subnet))
+        })??)
+    }
+
+    async fn submit_weights(&self, netuid: u16, submission: &WeightsSubmission) -> Result<Submitted, SetWeightsError> {
+        let hotkey = self.signer.ok_or(SetWeightsError::NoHotkey)?;
+        self.update(|state| commit_reveal::submit(self, state, netuid, hotkey, submission))
+    }
+
+    async fn reveal_pending(&self, pending: &PendingReveal) -> Result<RevealOutcome, SetWeightsError> {
+        let hotkey = self.signer.ok_or(SetWeightsError::NoHotkey)?;
+        self.update(|state| commit_reveal::reveal_hash(self, state, hotkey, pending))
+    }
+
+    async fn agreement_snapshot(&self, netuid: u16, at: &Block) -> Result<AgreementSnapshot, ChainError> {
+        self.read(|state| {
+            self.checked_block(state, at)?;
+            Ok(commit_reveal::agreement_snapshot(netuid, self.subnet(state, netuid)?, *at))
+        })
+    }
+}
+
+impl Subnet {
+    fn uid_of(&self, hotkey: &AccountId) -> Option<u16> {
+        self.neurons.iter().find(|n| &n.hotkey == hotkey).map(|n| n.uid)
+    }
+
+    /// What subtensor's `do_set_weights` does once permission is settled: the minimum number of
+    /// weights (a lone self-weight excepted), max-upscaling, storing the row at `block`.
+    fn apply_weights(
+        &mut self,
+        uid: u16,
+        submission: &WeightsSubmission,
+        block: u64,
+        revealed: bool,
+    ) -> Result<(), SetWeightsError> {
+        let min = usize::from(self.hyperparameters.min_allowed_weights).min(self.neurons.len());
+        let only_self = submission.uids == [uid];
+        if submission.uids.len() < min && !only_self {
+            return Err(SetWeightsError::Dispatch {
+                pallet: "SubtensorModule".into(),
+                error: "WeightVecLengthIsLow".into(),
+                docs: format!("{} weights, the subnet requires at least {min}", submission.uids.len()),
+            });
+        }
+        let upscaled = max_upscale_u16(&submission.weights);
+        let row = submission.uids.iter().copied().zip(upscaled).filter(|&(_, w)| w > 0).collect();
+        self.push_weights(WeightsEvent { uid, block, row, revealed });
+        Ok(())
     }
 }
