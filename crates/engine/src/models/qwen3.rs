@@ -1,0 +1,69 @@
+//! Qwen3 (`Qwen3ForCausalLM`): Llama with an RMSNorm over each head of q and k before the
+//! rotary embedding, an explicit `head_dim`, and Qwen2's optional sliding window.
+
+use super::llama::{build, Shape, Variant};
+use super::{activation, layer_windows, parse_config, rotary, Dims, LoadError};
+use crate::nn::decoder::Decoder;
+use candle_nn::VarBuilder;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Qwen3Config {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: Option<usize>,
+    pub head_dim: Option<usize>,
+    #[serde(default = "default_rms_eps")]
+    pub rms_norm_eps: f64,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    #[serde(default)]
+    pub attention_bias: bool,
+    #[serde(default)]
+    pub use_sliding_window: bool,
+    pub sliding_window: Option<usize>,
+    #[serde(default = "default_max_window_layers")]
+    pub max_window_layers: usize,
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+    #[serde(default = "default_max_positions")]
+    pub max_position_embeddings: usize,
+}
+
+fn default_rms_eps() -> f64 {
+    1e-6
+}
+
+fn default_act() -> String {
+    "silu".into()
+}
+
+fn default_max_window_layers() -> usize {
+    28
+}
+
+fn default_max_positions() -> usize {
+    32768
+}
+
+pub fn load(config: &Value, vb: VarBuilder) -> Result<Decoder, LoadError> {
+    let c: Qwen3Config = parse_config(config)?;
+    // transformers' Qwen3 default head_dim is 128 when the config leaves it out.
+    let dims = Dims::new(c.hidden_size, c.num_attention_heads, c.num_key_value_heads, Some(c.head_dim.unwrap_or(128)))?;
+    let rotary = rotary(config, &["rope_theta"], &[], 1.0, c.max_position_embeddings, dims.head_dim)?;
+    let window = if c.use_sliding_window { c.sliding_window } else { None };
+    let variant = Variant {
+        act: activation(&c.hidden_act)?,
+        qkv_bias: c.attention_bias,
+        o_bias: c.attention_bias,
+        qk_norm: true,
+        windows: layer_windows(config, c.num_hidden_layers, window, |i| i >= c.max_window_layers)?,
+        ..Variant::new(c.num_hidden_layers, c.rms_norm_eps, c.tie_word_embeddings)
+    };
+    let shape = Shape { vocab: c.vocab_size, hidden: c.hidden_size, intermediate: c.intermediate_size, dims };
+    build(&shape, &variant, rotary, vb)
+}
