@@ -109,7 +109,13 @@ impl ModelTracker {
     /// `should_retry_model` (upstream 2025 §4.5): a model not in the eval set is evaluated again
     /// when it never was, when the winner's epsilon has decayed enough that its last score would
     /// now win, or once after a first error.
-    pub fn should_retry(&self, hotkey: &str, competition_id: CompetitionId, epsilon: &Epsilon, current_block: Block) -> bool {
+    pub fn should_retry(
+        &self,
+        hotkey: &str,
+        competition_id: CompetitionId,
+        epsilon: &Epsilon,
+        current_block: Block,
+    ) -> bool {
         let history = self.eval_history(hotkey, competition_id);
         if history.is_empty() {
             return true;

@@ -32,6 +32,9 @@ pub struct TaskScore {
     pub raw: f64,
     #[serde(with = "float_json")]
     pub normalized: f64,
+    /// `normalized` times the task's weight: its share of the combined score.
+    #[serde(with = "float_json", default)]
+    pub weighted: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +65,19 @@ pub struct OutcomeRecord {
     pub competitive: bool,
 }
 
+/// Our agreement with the subnet's consensus (Yuma), estimated after the round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VtrustSummary {
+    /// Our row on chain against consensus.
+    pub set: f64,
+    /// The row we are about to set, against the current consensus.
+    pub about_to_set: Option<f64>,
+    /// The same, with the epoch rerun as if our row were already in place.
+    pub about_to_set_in_place: Option<f64>,
+    /// What the chain stored at its last epoch, where it stores it.
+    pub chain_stored: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub record_version: u32,
@@ -88,6 +104,12 @@ pub struct StepRecord {
     pub kept_uids: Vec<u16>,
     pub load_data_seconds: f64,
     pub total_seconds: f64,
+    /// What the weight submission after this round did (set, or committed: with the reveal round
+    /// and epoch and the payload hash of a timelocked commit).
+    #[serde(default)]
+    pub weights_submission: Option<chain::Submitted>,
+    #[serde(default)]
+    pub vtrust: Option<VtrustSummary>,
 }
 
 /// The append-only file of step records.

@@ -96,7 +96,8 @@ impl StateDir {
     }
 
     fn set_aside(&self, path: &Path, why: &str) -> Loaded {
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let stamp =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let aside = path.with_extension(format!("{why}-{stamp}.json"));
         match fs::rename(path, &aside) {
             Ok(()) => Loaded::SetAside(aside),
@@ -165,7 +166,8 @@ mod tests {
         for n in 0..5 {
             state.save(&Counter { n }).unwrap();
         }
-        let names: Vec<String> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        let names: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         assert_eq!(names, vec!["counter.json".to_string()]);
     }
 }
