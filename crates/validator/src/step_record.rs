@@ -104,10 +104,10 @@ pub struct StepRecord {
     pub kept_uids: Vec<u16>,
     pub load_data_seconds: f64,
     pub total_seconds: f64,
-    /// What the weight submission after this round did (set, or committed: with the reveal round
-    /// and epoch and the payload hash of a timelocked commit).
+    /// Weight submissions since the previous round, this round's included: set, or committed
+    /// (with the reveal round and epoch and the payload hash of a timelocked commit).
     #[serde(default)]
-    pub weights_submission: Option<chain::Submitted>,
+    pub weights_submissions: Vec<chain::Submitted>,
     #[serde(default)]
     pub vtrust: Option<VtrustSummary>,
 }

@@ -226,7 +226,7 @@ fn commit_reveal_weights_are_revealed_as_committed() {
     let committed = records
         .iter()
         .rev()
-        .find(|r| r["weights_submission"]["kind"] == "committed_timelocked")
+        .find(|r| r["weights_submissions"].as_array().unwrap().iter().any(|s| s["kind"] == "committed_timelocked"))
         .unwrap_or_else(|| panic!("no timelocked commit recorded: {records:#?}"));
     // What the validator meant to set, as the chain stores it (max-upscaled u16).
     let subnet: Vec<(u64, f64)> = committed["subnet_weights"]

@@ -80,6 +80,16 @@ pub async fn summarize(manifest: &Manifest, validator: &Validator) -> Result<Sum
     Ok(Summary { rounds_recorded: records.len(), miners })
 }
 
+/// A reason cut to fit a table cell (the whole text is in `summary.json`).
+fn shorten(reason: &str) -> String {
+    const WIDTH: usize = 90;
+    if reason.chars().count() <= WIDTH {
+        reason.to_string()
+    } else {
+        format!("{}…", reason.chars().take(WIDTH - 1).collect::<String>())
+    }
+}
+
 pub fn print(summary: &Summary) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
@@ -99,7 +109,7 @@ pub fn print(summary: &Summary) {
             m.score.map(|s| format!("{s:.4}")).unwrap_or_else(|| "-".into()),
             format!("{:.4}", m.weight),
             format!("{:.4}", m.chain_weight),
-            m.reason.clone().unwrap_or_default(),
+            m.reason.as_deref().map(shorten).unwrap_or_default(),
         ]);
     }
     println!("\nlocalnet: {} rounds recorded\n{table}", summary.rounds_recorded);

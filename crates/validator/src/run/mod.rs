@@ -93,6 +93,8 @@ pub struct Inner {
     pub top_retry_block: HashMap<u16, Block>,
     /// Hash commits of our weights waiting for their reveal epoch.
     pub pending_reveals: weights::PendingReveals,
+    /// Weight submissions not yet written into a step record.
+    pub unrecorded_submissions: Vec<chain::Submitted>,
     /// The last failed fetch of each uid: its commitment and when (in memory).
     pub failed_attempt: HashMap<u16, (String, std::time::Instant)>,
 }
@@ -112,6 +114,8 @@ pub struct Validator {
     pub cancel: CancellationToken,
     /// Our own hotkey (SS58), when a wallet is loaded.
     pub own_hotkey: Option<String>,
+    /// Held while submitting weights: the weights task and the round never submit at once.
+    pub weights_lock: tokio::sync::Mutex<()>,
 }
 
 /// Loads a built-in schedule by name, or a schedule file.
@@ -215,6 +219,7 @@ impl Validator {
             view: RwLock::new(None),
             cancel,
             own_hotkey,
+            weights_lock: tokio::sync::Mutex::new(()),
         });
         validator.refresh_view().await.context("first metagraph sync")?;
         validator.check_registration()?;
@@ -246,9 +251,15 @@ impl Validator {
     /// Reads the metagraph and every commitment at the chain's head.
     pub async fn refresh_view(&self) -> Result<Arc<SubnetView>> {
         let netuid = self.args.netuid;
+        let started = std::time::Instant::now();
         let block = self.chain.head().await?;
+        metrics::chain_call("head", started.elapsed().as_secs_f64());
+        let started = std::time::Instant::now();
         let metagraph = self.chain.metagraph(netuid, &block).await?;
+        metrics::chain_call("metagraph", started.elapsed().as_secs_f64());
+        let started = std::time::Instant::now();
         let commitments = self.chain.commitments(netuid, &block).await?;
+        metrics::chain_call("commitments", started.elapsed().as_secs_f64());
         metrics::set_block(block.number);
         let view = Arc::new(SubnetView { block, metagraph, commitments });
         *self.view.write().expect("view lock") = Some(view.clone());
@@ -277,15 +288,25 @@ impl Validator {
     /// Runs the loops until `--steps` rounds are scored or the token is cancelled.
     pub async fn run(self: Arc<Self>) -> Result<()> {
         let sync = tokio::spawn(self.clone().sync_loop());
+        let weights = tokio::spawn(self.clone().weights_loop());
         let result = self.clone().eval_loop().await;
         self.cancel.cancel();
         let _ = sync.await;
+        let _ = weights.await;
         self.save_state()?;
         if self.args.steps.is_some() && !self.args.offline {
             self.set_weights(true).await;
         }
         tracing::info!("validator stopped, state saved");
         result
+    }
+
+    /// Sets weights on its own cadence, so that a long round never delays them.
+    async fn weights_loop(self: Arc<Self>) {
+        let tick = self.args.block_time().clamp(Duration::from_millis(200), Duration::from_secs(12));
+        while self.pause(tick).await {
+            self.set_weights(false).await;
+        }
     }
 
     async fn sync_loop(self: Arc<Self>) {
@@ -354,7 +375,9 @@ impl Validator {
             let wait = match outcome {
                 Ok(round::RoundOutcome::Scored(mut record)) => {
                     scored += 1;
-                    record.weights_submission = self.set_weights(false).await;
+                    self.set_weights(false).await;
+                    record.weights_submissions =
+                        std::mem::take(&mut self.inner.lock().expect("state lock").unrecorded_submissions);
                     record.vtrust = self.vtrust().await;
                     if let Err(e) = self.records.append(&record) {
                         tracing::error!("cannot append the step record: {e:#}");

@@ -76,8 +76,13 @@ pub fn print_round(r: &StepRecord) {
             fmt(v.chain_stored)
         );
     }
-    if let Some(s) = &r.weights_submission {
-        println!("weights: {} at block {}", s.kind().replace('_', " "), s.included().block.number);
+    if let Some(last) = r.weights_submissions.last() {
+        println!(
+            "weights: {} submission(s) since the last round; the last {} at block {}",
+            r.weights_submissions.len(),
+            last.kind().replace('_', " "),
+            last.included().block.number
+        );
     }
     println!("{}", round_table(r));
 }

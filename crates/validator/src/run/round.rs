@@ -101,12 +101,16 @@ impl Validator {
         metrics::phase("load_data", load_data_seconds);
 
         let mut scored = Vec::with_capacity(uids.len());
+        let progress = progress_bar(uids.len() as u64, &competition.name);
         for &uid in &uids {
+            progress.set_message(format!("uid {uid}"));
             if self.cancel.is_cancelled() {
                 self.requeue(competition.id, &uids);
                 anyhow::bail!("stopping: round abandoned, its models stay queued");
             }
-            match self.score_uid(&view, uid, competition, &tasks).await {
+            let result = self.score_uid(&view, uid, competition, &tasks).await;
+            progress.inc(1);
+            match result {
                 Ok(s) => scored.push(s),
                 Err(e) => {
                     self.requeue(competition.id, &uids);
@@ -116,6 +120,7 @@ impl Validator {
                 }
             }
         }
+        progress.finish_and_clear();
         let record = self.finish_round(RoundParts {
             head: head.number,
             sync_block,
@@ -399,11 +404,25 @@ impl Validator {
             kept_uids: kept,
             load_data_seconds,
             total_seconds: started.elapsed().as_secs_f64(),
-            weights_submission: None,
+            weights_submissions: Vec::new(),
             vtrust: None,
         };
         Ok(record)
     }
+}
+
+/// A bar of models scored, on a terminal only (logs and pm2 get the log lines instead).
+fn progress_bar(models: u64, competition: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(models);
+    let style = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} models · {msg} · {elapsed}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.set_prefix(format!("evaluating {competition}"));
+    bar
 }
 
 struct RoundParts<'a> {

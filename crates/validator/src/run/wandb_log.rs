@@ -139,3 +139,49 @@ pub fn step_log(r: &StepRecord) -> StepLog {
     log.original_format_json = original.to_json();
     log
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> StepRecord {
+        serde_json::from_value(serde_json::json!({
+            "record_version": 1, "time_unix": 1700000000.5, "step": 7, "block": 120, "sync_block": 110,
+            "block_hash": "0x00", "seed": "42", "competition_id": 1, "competition_name": "C",
+            "tasks": [{"name": "DYCK", "dataset": "DyckLanguage", "method": "ReferenceLoss", "sample_ids": ["a", "b"]}],
+            "models": [
+                {"uid": 3, "hotkey": "h3", "repo": "n/m", "commit": "c", "directory_hash": null, "commit_block": 10,
+                 "task_scores": [{"task": "DYCK", "raw": 2.0, "normalized": 2.0, "weighted": 1.0}],
+                 "score": 2.0, "error": null, "load_seconds": 1.0, "eval_seconds": 3.0},
+                {"uid": 5, "hotkey": "h5", "repo": null, "commit": null, "directory_hash": null, "commit_block": null,
+                 "task_scores": [], "score": "inf", "error": "no model", "load_seconds": 0.0, "eval_seconds": 0.0}
+            ],
+            "input": {"current_block": 120, "epsilon": {"fixed": 0.005}, "mode": "score", "weighting": "winner_takes_all",
+                      "models": [{"uid": 3, "block": 10, "score": 2.0}, {"uid": 5, "block": null, "score": "inf"}]},
+            "outcome": [{"uid": 3, "wins": 1, "win_rate": 1.0, "weight": 1.0, "competitive": true},
+                        {"uid": 5, "wins": 0, "win_rate": 0.0, "weight": 0.0, "competitive": true}],
+            "tracker_updated": true, "competition_weights": {"3": 1.0}, "subnet_weights": {"3": 1.0},
+            "kept_uids": [3, 5], "load_data_seconds": 0.5, "total_seconds": 4.0
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_round_becomes_upstreams_wandb_row() {
+        let log = step_log(&record());
+        assert_eq!((log.step, log.block, log.step_competition_id), (7, 120, 1));
+        assert_eq!(log.uid_data[&3], 2.0);
+        assert_eq!(log.uid_data[&5], f64::INFINITY);
+        assert_eq!(log.win_rate_data[&3], 1.0);
+        assert_eq!(log.win_total_data[&3], 1);
+        assert_eq!((log.weight_data[&3], log.weight_data[&5]), (1.0, 0.0));
+        assert_eq!(log.competition_id.keys().copied().collect::<Vec<_>>(), vec![3], "only uids with a model");
+        assert_eq!(log.task_scores["DYCK.weighted_norm_score"][&3], 1.0);
+        assert_eq!(log.load_model_perf.max, 1.0);
+        let original: serde_json::Value =
+            serde_json::from_str(&log.original_format_json.replace("Infinity", "\"inf\"")).unwrap();
+        assert_eq!(original["uid_data"]["3"]["hf"], "n/m");
+        assert_eq!(original["uid_data"]["5"]["hf"], "unknown");
+        assert_eq!(original["sample_ids"], serde_json::json!(["a", "b"]));
+    }
+}

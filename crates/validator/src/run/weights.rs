@@ -53,6 +53,7 @@ impl Validator {
         if self.args.offline {
             return None;
         }
+        let _one_at_a_time = self.weights_lock.lock().await;
         self.reveal_due().await;
         let head = match self.chain.head().await {
             Ok(h) => h,
@@ -115,7 +116,11 @@ impl Validator {
                     }
                 }
                 metrics::weights_set(submitted.kind());
-                self.inner.lock().expect("state lock").progress.last_weights_block = Some(head.number);
+                {
+                    let mut inner = self.inner.lock().expect("state lock");
+                    inner.progress.last_weights_block = Some(head.number);
+                    inner.unrecorded_submissions.push(submitted.clone());
+                }
                 if let Err(e) = self.save_state() {
                     tracing::error!("saving state: {e:#}");
                 }
