@@ -90,6 +90,7 @@ fn bad_kwargs_are_refused_like_upstream() {
     // More words than the vocabulary has: Python's sample() raises, so do we.
     let list = WordList::from_words(vec!["abc".into(), "def".into()], "tiny");
     let seed = Seed::from_block_hash(&format!("0x{}", "00".repeat(32))).unwrap();
-    let ws = WordSorting { samples: 1, min_word_count: 3, max_word_count: 3, min_word_length: 3, ..WordSorting::default() };
+    let ws =
+        WordSorting { samples: 1, min_word_count: 3, max_word_count: 3, min_word_length: 3, ..WordSorting::default() };
     assert!(ws.generate(&seed, &list).is_err());
 }

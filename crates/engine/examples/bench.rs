@@ -8,7 +8,7 @@
 //! cargo run --release -p engine --example bench -- gemm --threads 1
 //! cargo run --release -p engine --example bench -- eval-many --threads 2 /tmp/bench-s-*
 //! ```
-//! `--features gemm/x86-v4` turns on gemm's AVX-512 kernels (for candle's matmul too).
+//! gemm's AVX-512 kernels are on in every build (crates/engine/Cargo.toml), for candle's matmul too.
 
 use candle_core::{Device, Tensor};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -69,6 +69,9 @@ enum Command {
         batch_size: usize,
         #[arg(long)]
         threads: Option<usize>,
+        /// Score this many models at once, each on its own OS thread (use with `--threads 1`).
+        #[arg(long, default_value_t = 1)]
+        parallel_models: usize,
         models: Vec<PathBuf>,
     },
 }
@@ -104,8 +107,19 @@ fn main() -> anyhow::Result<()> {
             forward(&model, samples, batch_size, threads, passes, mode)
         }
         Command::Gemm { threads, reps } => gemm_rates(threads, reps),
-        Command::EvalMany { samples, max_length, batch_size, threads, models } => {
-            eval_many(samples, max_length, batch_size, threads, &models)
+        Command::EvalMany { samples, max_length, batch_size, threads, parallel_models, models } => {
+            if let Some(t) = threads {
+                engine::limit_threads(t)?;
+            }
+            let pairs = read_pairs(samples)?;
+            let share = models.len().div_ceil(parallel_models.max(1)).max(1);
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = models
+                    .chunks(share)
+                    .map(|chunk| scope.spawn(|| eval_many(&pairs, max_length, batch_size, chunk)))
+                    .collect();
+                workers.into_iter().try_for_each(|w| w.join().expect("a worker panicked"))
+            })
         }
     }
 }
@@ -194,9 +208,10 @@ fn cpu_seconds() -> (f64, f64) {
     // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
     let busy = all.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4 && *i < 8).map(|(_, x)| x).sum::<f64>();
     let own = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<f64> =
-        own[own.rfind(')').map_or(0, |i| i + 2)..].split_whitespace().filter_map(|x| x.parse().ok()).collect();
-    let mine = fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0);
+    // Fields after the command name: state ppid ... utime (11) stime (12), all threads together.
+    let fields: Vec<&str> = own[own.rfind(')').map_or(0, |i| i + 2)..].split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    let mine = field(11) + field(12);
     (busy / tick, mine / tick)
 }
 
@@ -379,17 +394,7 @@ fn direct_gemm(a: &[f32], w: &[f32], (m, k, n): (usize, usize, usize), threads: 
     dst
 }
 
-fn eval_many(
-    samples: Option<PathBuf>,
-    max_length: usize,
-    batch: usize,
-    threads: Option<usize>,
-    models: &[PathBuf],
-) -> anyhow::Result<()> {
-    if let Some(t) = threads {
-        engine::limit_threads(t)?;
-    }
-    let pairs = read_pairs(samples)?;
+fn eval_many(pairs: &[(String, String)], max_length: usize, batch: usize, models: &[PathBuf]) -> anyhow::Result<()> {
     for dir in models {
         let t0 = Instant::now();
         let model = Model::load(dir, &LoadOptions::default())?;

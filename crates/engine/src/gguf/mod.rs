@@ -21,7 +21,7 @@ pub mod wheel;
 use candle_core::quantized::gguf_file;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// Why an import failed.
@@ -72,6 +72,14 @@ pub fn import(gguf: &Path, out_dir: &Path) -> Result<ImportReport, ImportError> 
     check_out_dir(out_dir)?;
     let file = File::open(gguf).map_err(|e| ImportError::io(gguf, e))?;
     let mut reader = BufReader::new(file);
+    let mut magic = [0u8; 4];
+    if reader.read_exact(&mut magic).is_err() || &magic != b"GGUF" {
+        return Err(ImportError::Invalid {
+            path: gguf.to_path_buf(),
+            reason: "not a GGUF file (it does not start with `GGUF`)".into(),
+        });
+    }
+    reader.rewind().map_err(|e| ImportError::io(gguf, e))?;
     let content = gguf_file::Content::read(&mut reader)
         .map_err(|e| ImportError::Invalid { path: gguf.to_path_buf(), reason: e.to_string() })?;
     let meta = metadata::Metadata::new(gguf, &content.metadata);
@@ -99,13 +107,6 @@ pub fn import(gguf: &Path, out_dir: &Path) -> Result<ImportReport, ImportError> 
     let stage = staging.path();
 
     let mut files = Vec::new();
-    let weights_path = stage.join("model.safetensors");
-    candle_core::safetensors::save(&weights.tensors, &weights_path).map_err(|e| ImportError::Output {
-        path: out_dir.to_path_buf(),
-        reason: format!("cannot write model.safetensors: {e}"),
-    })?;
-    sync_file(&weights_path)?;
-    files.push("model.safetensors".to_string());
     let json_files = [
         ("config.json", config::config_json(&hyper, &vocab, weights.tied)),
         ("generation_config.json", config::generation_config_json(&vocab)),
@@ -116,6 +117,17 @@ pub fn import(gguf: &Path, out_dir: &Path) -> Result<ImportReport, ImportError> 
         write_json(&stage.join(name), value)?;
         files.push(name.to_string());
     }
+    let weights_path = stage.join("model.safetensors");
+    candle_core::safetensors::save(&weights.tensors, &weights_path).map_err(|e| ImportError::Output {
+        path: out_dir.to_path_buf(),
+        reason: format!("cannot write model.safetensors: {e}"),
+    })?;
+    // The weights writer creates its file private (0600); give it the mode the JSON files got
+    // from the umask, so the folder reads like any other model folder.
+    let mode = std::fs::metadata(stage.join("config.json")).map_err(|e| ImportError::io(stage, e))?.permissions();
+    std::fs::set_permissions(&weights_path, mode).map_err(|e| ImportError::io(&weights_path, e))?;
+    sync_file(&weights_path)?;
+    files.push("model.safetensors".to_string());
 
     publish(staging, out_dir)?;
     Ok(ImportReport {
