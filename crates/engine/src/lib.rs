@@ -42,4 +42,4 @@ pub use models::Architecture;
 pub use snapshot::Snapshot;
 pub use text::template::Message;
 pub use text::tokenizer::{ChatTokenizer, ContextOptions, PairTokens, Sequence, TokenizerOrigin};
-pub use threads::limit_threads;
+pub use threads::{default_threads, limit_threads};

@@ -1,10 +1,22 @@
 //! How many CPU threads the tensor code uses.
 //!
-//! candle's CPU backend sizes its pools from `RAYON_NUM_THREADS` / `CANDLE_NUM_THREADS` when
-//! they are first used, and runs matrix products on rayon's global pool; both are fixed for
-//! the life of the process. So the count must be set before the first model is loaded.
+//! candle's CPU backend runs matrix products on rayon's global pool and element-wise ops on a
+//! pool of its own, sized from `RAYON_NUM_THREADS` / `CANDLE_NUM_THREADS` when they are first
+//! used; both are fixed for the life of the process. So the counts must be set before the first
+//! model is loaded.
+//!
+//! Element-wise ops get half the threads matrix products get (rounded up). Both pools spin while
+//! they wait, so with a full share each they take the cores from each other, and a small model's
+//! many short element-wise ops each pay a barrier. On the 2-core machine, one element-wise thread
+//! beside two matrix-product threads made the forward 3-20 % faster (BENCHMARKS.md); larger core
+//! counts were not measured.
 
 use crate::error::{EngineError, Result};
+
+/// Element-wise threads when matrix products get `threads`.
+fn elementwise_threads(threads: usize) -> usize {
+    threads.div_ceil(2)
+}
 
 /// Limits tensor compute to `threads` threads. Call it once, before loading any model; a
 /// second call, or a call after rayon's global pool exists, is an error.
@@ -21,6 +33,32 @@ pub fn limit_threads(threads: usize) -> Result<()> {
     // Environment changes are only sound before other threads read the environment; this runs
     // at start-up, before candle has built its pools.
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-    std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
+    std::env::set_var("CANDLE_NUM_THREADS", elementwise_threads(threads).to_string());
     Ok(())
+}
+
+/// With no explicit count: matrix products keep their default (every core, or
+/// `RAYON_NUM_THREADS`) and element-wise ops get half of that, unless the operator set
+/// `CANDLE_NUM_THREADS`. Call it at start-up, before any model is loaded; later it changes nothing.
+pub fn default_threads() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_some() {
+        return;
+    }
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    std::env::set_var("CANDLE_NUM_THREADS", elementwise_threads(threads).to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::elementwise_threads;
+
+    #[test]
+    fn elementwise_ops_get_half_the_threads_rounded_up() {
+        let got: Vec<usize> = [1, 2, 3, 4, 16].into_iter().map(elementwise_threads).collect();
+        assert_eq!(got, [1, 1, 2, 2, 8]);
+    }
 }

@@ -59,7 +59,7 @@ pub struct Args {
     /// Sequences per forward pass (right-padded).
     #[arg(long, default_value_t = 1)]
     batch_size: usize,
-    /// Compute threads (default: one per physical core).
+    /// CPU threads for matrix products; element-wise ops get half of them (default: every core).
     #[arg(long)]
     threads: Option<usize>,
     /// Use this folder's tokenizer and chat template instead of the model's (competitions that
@@ -97,8 +97,9 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--max-length must be at least 2");
     }
     let samples = read_samples(&args.samples, args.method)?;
-    if let Some(threads) = args.threads {
-        engine::limit_threads(threads)?;
+    match args.threads {
+        Some(threads) => engine::limit_threads(threads)?,
+        None => engine::default_threads(),
     }
     let opts = LoadOptions { device: args.device, tokenizer_dir: args.tokenizer.clone() };
     let model = Model::load(&args.model, &opts)

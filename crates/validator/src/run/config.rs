@@ -46,7 +46,7 @@ pub struct RunArgs {
     #[arg(long = "batch-size", env = "SN37_BATCH_SIZE", default_value_t = 1)]
     pub batch_size: usize,
 
-    /// CPU threads for evaluation [default: all cores].
+    /// CPU threads for matrix products in evaluation; element-wise ops get half [default: all cores].
     #[arg(long, env = "SN37_THREADS")]
     pub threads: Option<usize>,
 

@@ -192,10 +192,13 @@ fn score_task(model: &Model, task: &JobTask, job: &EvalJob) -> Result<TaskOutput
 
 /// Runs a job in this process (the worker's body).
 pub fn evaluate(job: &EvalJob) -> EvalOutput {
-    if let Some(threads) = job.threads {
-        if let Err(e) = engine::limit_threads(threads) {
-            return failed(&e, 0.0);
+    match job.threads {
+        Some(threads) => {
+            if let Err(e) = engine::limit_threads(threads) {
+                return failed(&e, 0.0);
+            }
         }
+        None => engine::default_threads(),
     }
     let started = Instant::now();
     let device = match job.device.parse() {
