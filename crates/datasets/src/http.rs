@@ -6,6 +6,7 @@
 //! 5xx back off exponentially, any other status fails at once, and after `max_attempts` the error
 //! names the URL and the cause.
 
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
@@ -49,6 +50,8 @@ pub enum FetchError {
     Transport { url: String, error: String, attempts: u32 },
     #[error("{url}: the answer is not JSON: {error}")]
     NotJson { url: String, error: String },
+    #[error("{url}: the answer is larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
     #[error("could not build the HTTP client: {0}")]
     Client(String),
 }
@@ -61,7 +64,7 @@ pub struct JsonClient {
 }
 
 enum Outcome {
-    Done(Value),
+    Done(Bytes),
     /// Retry after this long (or the back-off if `None`), remembering the error.
     Retry(Option<Duration>, FetchError),
     Fail(FetchError),
@@ -84,44 +87,54 @@ impl JsonClient {
 
     /// `GET url`, parsed as JSON.
     pub async fn get_json(&self, url: &Url, authorization: Option<&str>) -> Result<Value, FetchError> {
-        self.send_with_retries(url, || {
-            let mut req = self.client.get(url.clone());
-            if let Some(auth) = authorization {
-                req = req.header(AUTHORIZATION, auth);
-            }
-            req
-        })
-        .await
+        let body = self
+            .send_with_retries(url, usize::MAX, || {
+                let mut req = self.client.get(url.clone());
+                if let Some(auth) = authorization {
+                    req = req.header(AUTHORIZATION, auth);
+                }
+                req
+            })
+            .await?;
+        parse_json(url, &body)
+    }
+
+    /// `GET url`, the raw body, refused if it is larger than `max_bytes`.
+    pub async fn get_bytes(&self, url: &Url, max_bytes: usize) -> Result<Bytes, FetchError> {
+        self.send_with_retries(url, max_bytes, || self.client.get(url.clone())).await
     }
 
     /// `POST url` with a JSON body, parsed as JSON.
     pub async fn post_json(&self, url: &Url, body: &Value, authorization: Option<&str>) -> Result<Value, FetchError> {
         let bytes = serde_json::to_vec(body).expect("JSON values serialise");
-        self.send_with_retries(url, || {
-            let mut req = self
-                .client
-                .post(url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(bytes.clone());
-            if let Some(auth) = authorization {
-                req = req.header(AUTHORIZATION, auth);
-            }
-            req
-        })
-        .await
+        let body = self
+            .send_with_retries(url, usize::MAX, || {
+                let mut req = self
+                    .client
+                    .post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(bytes.clone());
+                if let Some(auth) = authorization {
+                    req = req.header(AUTHORIZATION, auth);
+                }
+                req
+            })
+            .await?;
+        parse_json(url, &body)
     }
 
     async fn send_with_retries(
         &self,
         url: &Url,
+        max_bytes: usize,
         build: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<Value, FetchError> {
+    ) -> Result<Bytes, FetchError> {
         let shown = redact(url);
         let mut backoff = self.policy.initial_retry_delay;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.attempt(&shown, attempt, build()).await;
+            let outcome = self.attempt(&shown, attempt, max_bytes, build()).await;
             let (wait, error) = match outcome {
                 Outcome::Done(v) => return Ok(v),
                 Outcome::Fail(e) => return Err(e),
@@ -137,7 +150,7 @@ impl JsonClient {
         }
     }
 
-    async fn attempt(&self, shown: &str, attempts: u32, req: reqwest::RequestBuilder) -> Outcome {
+    async fn attempt(&self, shown: &str, attempts: u32, max_bytes: usize, req: reqwest::RequestBuilder) -> Outcome {
         let url = shown.to_string();
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
@@ -155,6 +168,9 @@ impl JsonClient {
             let wait = retry_after(response.headers());
             return Outcome::Retry(wait, FetchError::RateLimited { url: url.clone(), attempts });
         }
+        if status.is_success() && response.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Outcome::Fail(FetchError::TooLarge { url, limit: max_bytes });
+        }
         let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) => return Outcome::Retry(None, transport(e)),
@@ -168,11 +184,15 @@ impl JsonClient {
                 Outcome::Fail(e)
             };
         }
-        match serde_json::from_slice(&body) {
-            Ok(v) => Outcome::Done(v),
-            Err(e) => Outcome::Fail(FetchError::NotJson { url, error: e.to_string() }),
+        if body.len() > max_bytes {
+            return Outcome::Fail(FetchError::TooLarge { url, limit: max_bytes });
         }
+        Outcome::Done(body)
     }
+}
+
+fn parse_json(url: &Url, body: &[u8]) -> Result<Value, FetchError> {
+    serde_json::from_slice(body).map_err(|e| FetchError::NotJson { url: redact(url), error: e.to_string() })
 }
 
 /// `Retry-After` as delay-seconds or an HTTP date; `None` if absent or unreadable.

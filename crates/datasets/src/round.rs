@@ -6,7 +6,8 @@
 use crate::cortex::wandb::WandbClient;
 use crate::cortex::{self, CortexError, CortexParams};
 use crate::generated::dyck::Dyck;
-use crate::generated::word_list::WordList;
+use crate::generated::nltk_words::EnBasicDownload;
+use crate::generated::word_list::{WordList, WordListError};
 use crate::generated::word_sorting::{WordListChoice, WordSorting};
 use crate::generated::GenerateError;
 use crate::hf::{loaders, DatasetsServer, HfError};
@@ -61,14 +62,20 @@ pub struct Sources {
     /// The WORD_SORTING list; when unset, NLTK's `en-basic` is looked up (and sha256-checked)
     /// the first time a word sorting task loads.
     pub word_list: OnceLock<WordList>,
+    /// Where to download `en-basic` from when NLTK has not installed it on this machine; without
+    /// it, a missing file skips the round.
+    pub en_basic_download: Option<EnBasicDownload>,
 }
 
 impl Sources {
-    fn word_list(&self) -> Result<&WordList, GenerateError> {
+    async fn word_list(&self) -> Result<&WordList, GenerateError> {
         if let Some(list) = self.word_list.get() {
             return Ok(list);
         }
-        let list = WordList::nltk_en_basic()?;
+        let list = match (WordList::nltk_en_basic(), &self.en_basic_download) {
+            (Err(WordListError::NotFound { .. }), Some(download)) => download.fetch().await?,
+            (found, _) => found?,
+        };
         Ok(self.word_list.get_or_init(|| list))
     }
 }
@@ -93,7 +100,7 @@ pub async fn load_task(task: &EvalTask, round: &Round, sources: &Sources) -> Res
             let gen = WordSorting::from_kwargs(kwargs).map_err(GenerateError::from)?;
             let vendored;
             let list = match gen.word_list {
-                WordListChoice::NltkEnBasic => sources.word_list()?,
+                WordListChoice::NltkEnBasic => sources.word_list().await?,
                 WordListChoice::Ogden850 => {
                     vendored = WordList::ogden_850();
                     &vendored

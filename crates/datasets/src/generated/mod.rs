@@ -2,6 +2,7 @@
 //! fail for lack of network and every validator with the same seed makes the same ones.
 
 pub mod dyck;
+pub mod nltk_words;
 pub mod word_list;
 pub mod word_sorting;
 

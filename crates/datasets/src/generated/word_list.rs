@@ -4,8 +4,9 @@
 //! The file is not vendored: no package registry reachable when this crate was written ships it,
 //! and a list rebuilt from other Ogden lists differs in spelling and entries, which would change
 //! every sample. Instead the exact file is looked up where NLTK keeps it (`NLTK_DATA`,
-//! `~/nltk_data`, the system paths) or at `SN37_EN_BASIC_PATH`, and it is used only if its sha256
-//! is the one recorded for `nltk_data/corpora/words/en-basic` (5302 bytes).
+//! `~/nltk_data`, the system paths) or at `SN37_EN_BASIC_PATH`, or downloaded from NLTK's data
+//! index as upstream does ([`super::nltk_words`]), and it is used only if its sha256 is the one
+//! recorded for `nltk_data/corpora/words/en-basic` (5302 bytes).
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -29,6 +30,10 @@ pub enum WordListError {
     WrongFile { path: String, got: String },
     #[error("{path}: {error}")]
     Io { path: String, error: String },
+    #[error("downloading NLTK's words package: {0}")]
+    Download(crate::http::FetchError),
+    #[error("{url}: {reason}")]
+    Archive { url: String, reason: String },
 }
 
 /// The words of a word-list corpus file, in file order.
@@ -84,16 +89,20 @@ impl WordList {
 
     /// Reads `path` and accepts it only if it is byte for byte NLTK's `en-basic`.
     pub fn verified_en_basic(path: &Path) -> Result<WordList, WordListError> {
-        let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| WordListError::Io { path: shown.clone(), error: e.to_string() })?;
-        let got = hex::encode(Sha256::digest(&bytes));
-        if got != NLTK_EN_BASIC_SHA256 {
-            return Err(WordListError::WrongFile { path: shown, got });
-        }
-        let text =
-            String::from_utf8(bytes).map_err(|e| WordListError::Io { path: shown.clone(), error: e.to_string() })?;
-        Ok(WordList::parse(&text, shown))
+        read_checked(path, NLTK_EN_BASIC_SHA256)
     }
+}
+
+/// Reads `path` and accepts it only if its sha256 is `sha256`.
+pub(crate) fn read_checked(path: &Path, sha256: &str) -> Result<WordList, WordListError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| WordListError::Io { path: shown.clone(), error: e.to_string() })?;
+    let got = hex::encode(Sha256::digest(&bytes));
+    if got != sha256 {
+        return Err(WordListError::WrongFile { path: shown, got });
+    }
+    let text = String::from_utf8(bytes).map_err(|e| WordListError::Io { path: shown.clone(), error: e.to_string() })?;
+    Ok(WordList::parse(&text, shown))
 }
 
 /// Where NLTK would find `corpora/words/en-basic`: `$SN37_EN_BASIC_PATH`, then each `$NLTK_DATA`

@@ -3,7 +3,8 @@
 
 use anyhow::{bail, Context, Result};
 use datasets::generated::dyck::Dyck;
-use datasets::generated::word_list::WordList;
+use datasets::generated::nltk_words::EnBasicDownload;
+use datasets::generated::word_list::{WordList, WordListError};
 use datasets::generated::word_sorting::WordSorting;
 use datasets::{Sample, SampleBody, Seed};
 use std::path::PathBuf;
@@ -44,10 +45,14 @@ struct SampleArgs {
     /// upstream's defaults otherwise.
     #[arg(long)]
     kwargs: Option<String>,
-    /// NLTK's `corpora/words/en-basic` (checked by sha256); default: where NLTK keeps it, or
-    /// `$SN37_EN_BASIC_PATH`.
+    /// NLTK's `corpora/words/en-basic` (checked by sha256); default: where NLTK keeps it,
+    /// `$SN37_EN_BASIC_PATH`, or the copy `run` keeps under the model directory (downloaded from
+    /// NLTK's data index, as upstream does, when none of these has it).
     #[arg(long)]
     word_list: Option<PathBuf>,
+    /// The validator's model directory (where `run` keeps `nltk_data/corpora/words/en-basic`).
+    #[arg(long = "model-dir", env = "SN37_MODEL_DIR", default_value = "model-store")]
+    model_dir: PathBuf,
     /// Print a JSON list of `{"prompt", "response"}` instead of a listing.
     #[arg(long)]
     json: bool,
@@ -56,6 +61,18 @@ struct SampleArgs {
 pub fn run(args: Args) -> Result<()> {
     match args.command {
         DatasetCommand::Sample(a) => sample(a),
+    }
+}
+
+/// NLTK's installed `en-basic`, else the validator's kept copy, downloaded if need be.
+fn nltk_en_basic(model_dir: &std::path::Path) -> Result<WordList> {
+    match WordList::nltk_en_basic() {
+        Err(WordListError::NotFound { .. }) => {
+            let download = EnBasicDownload::new(model_dir.join("nltk_data/corpora/words/en-basic"));
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            Ok(runtime.block_on(download.fetch())?)
+        }
+        found => Ok(found?),
     }
 }
 
@@ -74,7 +91,7 @@ fn sample(a: SampleArgs) -> Result<()> {
         OfflineTask::WordSorting => {
             let list = match &a.word_list {
                 Some(path) => WordList::verified_en_basic(path)?,
-                None => WordList::nltk_en_basic()?,
+                None => nltk_en_basic(&a.model_dir)?,
             };
             ("word_sorting", WordSorting::from_kwargs(&kwargs)?.generate(&seed, &list)?)
         }
