@@ -6,8 +6,8 @@
 use crate::cortex::wandb::WandbClient;
 use crate::cortex::{self, CortexError, CortexParams};
 use crate::generated::dyck::Dyck;
-use crate::generated::nltk_words::EnBasicDownload;
-use crate::generated::word_list::{WordList, WordListError};
+use crate::generated::nltk_words::{self, EnBasicDownload};
+use crate::generated::word_list::WordList;
 use crate::generated::word_sorting::{WordListChoice, WordSorting};
 use crate::generated::GenerateError;
 use crate::hf::{loaders, DatasetsServer, HfError};
@@ -72,10 +72,7 @@ impl Sources {
         if let Some(list) = self.word_list.get() {
             return Ok(list);
         }
-        let list = match (WordList::nltk_en_basic(), &self.en_basic_download) {
-            (Err(WordListError::NotFound { .. }), Some(download)) => download.fetch().await?,
-            (found, _) => found?,
-        };
+        let list = nltk_words::en_basic(self.en_basic_download.as_ref()).await?;
         Ok(self.word_list.get_or_init(|| list))
     }
 }

@@ -37,18 +37,14 @@ pub fn limit_threads(threads: usize) -> Result<()> {
     Ok(())
 }
 
-/// With no explicit count: matrix products keep their default (every core, or
-/// `RAYON_NUM_THREADS`) and element-wise ops get half of that, unless the operator set
+/// With no explicit count: matrix products keep candle's default (`RAYON_NUM_THREADS`, else one
+/// per physical core) and element-wise ops get half of that, unless the operator set
 /// `CANDLE_NUM_THREADS`. Call it at start-up, before any model is loaded; later it changes nothing.
 pub fn default_threads() {
     if std::env::var_os("CANDLE_NUM_THREADS").is_some() {
         return;
     }
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = candle_core::utils::get_num_threads();
     std::env::set_var("CANDLE_NUM_THREADS", elementwise_threads(threads).to_string());
 }
 

@@ -4,10 +4,9 @@
 //! checked against the recorded sha256, and written atomically where a restart finds it, so a
 //! machine without Python's NLTK still scores WORD_SORTING exactly as upstream does.
 
-use super::word_list::{read_checked, WordList, WordListError, NLTK_EN_BASIC_SHA256};
+use super::word_list::{parse_checked, read_checked, WordList, WordListError, NLTK_EN_BASIC_SHA256};
 use crate::http::{HttpPolicy, JsonClient};
 use reqwest::Url;
-use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -38,6 +37,11 @@ impl EnBasicDownload {
         EnBasicDownload { url: NLTK_WORDS_ZIP_URL.to_string(), dest, policy }
     }
 
+    /// As [`EnBasicDownload::new`], keeping the file in NLTK's own layout under `dir/nltk_data`.
+    pub fn kept_under(dir: &Path) -> EnBasicDownload {
+        EnBasicDownload::new(dir.join("nltk_data").join("corpora").join("words").join("en-basic"))
+    }
+
     /// The verified copy at `dest` if there is one; otherwise downloads, checks and writes it.
     pub async fn fetch(&self) -> Result<WordList, WordListError> {
         self.fetch_checked(NLTK_EN_BASIC_SHA256).await
@@ -60,13 +64,18 @@ impl EnBasicDownload {
         let client = JsonClient::new(self.policy.clone()).map_err(WordListError::Download)?;
         let zip = client.get_bytes(&url, MAX_ZIP_BYTES).await.map_err(WordListError::Download)?;
         let file = en_basic_from_zip(&zip, &self.url)?;
-        let got = hex::encode(Sha256::digest(&file));
-        if got != sha256 {
-            return Err(WordListError::WrongFile { path: format!("{} ({ENTRY})", self.url), got });
-        }
+        let list = parse_checked(&file, sha256, format!("{} ({ENTRY})", self.url))?;
         write_atomically(&self.dest, &file)?;
         tracing::info!(path = %self.dest.display(), "kept NLTK's en-basic");
-        read_checked(&self.dest, sha256)
+        Ok(list)
+    }
+}
+
+/// NLTK's installed `en-basic` if this machine has one, else `download`'s kept or fetched copy.
+pub async fn en_basic(download: Option<&EnBasicDownload>) -> Result<WordList, WordListError> {
+    match (WordList::nltk_en_basic(), download) {
+        (Err(WordListError::NotFound { .. }), Some(download)) => download.fetch().await,
+        (found, _) => found,
     }
 }
 
@@ -97,6 +106,7 @@ fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<(), WordListError> {
 mod tests {
     use super::*;
     use axum::{http::StatusCode, routing::get, Router};
+    use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Duration;

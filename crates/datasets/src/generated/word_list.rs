@@ -97,12 +97,18 @@ impl WordList {
 pub(crate) fn read_checked(path: &Path, sha256: &str) -> Result<WordList, WordListError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| WordListError::Io { path: shown.clone(), error: e.to_string() })?;
-    let got = hex::encode(Sha256::digest(&bytes));
+    parse_checked(&bytes, sha256, shown)
+}
+
+/// `bytes` as the word list `source`, accepted only if their sha256 is `sha256`.
+pub(crate) fn parse_checked(bytes: &[u8], sha256: &str, source: String) -> Result<WordList, WordListError> {
+    let got = hex::encode(Sha256::digest(bytes));
     if got != sha256 {
-        return Err(WordListError::WrongFile { path: shown, got });
+        return Err(WordListError::WrongFile { path: source, got });
     }
-    let text = String::from_utf8(bytes).map_err(|e| WordListError::Io { path: shown.clone(), error: e.to_string() })?;
-    Ok(WordList::parse(&text, shown))
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| WordListError::Io { path: source.clone(), error: e.to_string() })?;
+    Ok(WordList::parse(text, source))
 }
 
 /// Where NLTK would find `corpora/words/en-basic`: `$SN37_EN_BASIC_PATH`, then each `$NLTK_DATA`

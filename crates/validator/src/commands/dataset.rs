@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Context, Result};
 use datasets::generated::dyck::Dyck;
-use datasets::generated::nltk_words::EnBasicDownload;
-use datasets::generated::word_list::{WordList, WordListError};
+use datasets::generated::nltk_words::{self, EnBasicDownload};
+use datasets::generated::word_list::WordList;
 use datasets::generated::word_sorting::WordSorting;
 use datasets::{Sample, SampleBody, Seed};
 use std::path::PathBuf;
@@ -66,14 +66,9 @@ pub fn run(args: Args) -> Result<()> {
 
 /// NLTK's installed `en-basic`, else the validator's kept copy, downloaded if need be.
 fn nltk_en_basic(model_dir: &std::path::Path) -> Result<WordList> {
-    match WordList::nltk_en_basic() {
-        Err(WordListError::NotFound { .. }) => {
-            let download = EnBasicDownload::new(model_dir.join("nltk_data/corpora/words/en-basic"));
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            Ok(runtime.block_on(download.fetch())?)
-        }
-        found => Ok(found?),
-    }
+    let download = EnBasicDownload::kept_under(model_dir);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(runtime.block_on(nltk_words::en_basic(Some(&download)))?)
 }
 
 fn sample(a: SampleArgs) -> Result<()> {

@@ -203,9 +203,7 @@ impl Validator {
                     .with_token(std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty()))
                     .with_cache(datasets::cache::ResponseCache::new(args.model_dir.join("datasets-cache"))),
             ),
-            en_basic_download: Some(datasets::generated::nltk_words::EnBasicDownload::new(
-                args.model_dir.join("nltk_data/corpora/words/en-basic"),
-            )),
+            en_basic_download: Some(datasets::generated::nltk_words::EnBasicDownload::kept_under(&args.model_dir)),
             ..datasets::Sources::default()
         };
 
