@@ -8,8 +8,8 @@
 use super::mask::MaskSpec;
 use super::norm::Norm;
 use super::rotary::RopeTables;
+use super::weights::Linear;
 use candle_core::{DType, Tensor, D};
-use candle_nn::{Linear, Module};
 
 /// Score-matrix elements one block of queries may hold (all heads, whole batch).
 const SCORE_BUDGET: usize = 32 * 1024 * 1024;

@@ -1,8 +1,8 @@
 //! Feed-forward blocks: gated (`down(act(gate(x)) * up(x))`, gate and up fused into one matmul)
 //! and plain (`fc2(act(fc1(x)))`), with the activations the supported configs name.
 
+use super::weights::Linear;
 use candle_core::{Tensor, D};
-use candle_nn::{Linear, Module};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {

@@ -2,18 +2,71 @@
 //! into one matmul, and fused checkpoint tensors whose rows must be regrouped first.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
+
+/// A projection `y = x·Wᵀ + b`, with `W` given `(out, in)` as checkpoints store it.
+///
+/// On the CPU `Wᵀ` is kept as its own contiguous `(in, out)` copy: gemm's AVX-512 kernels run
+/// faster on a `(k, n)` right-hand side than on the transposed view candle_nn's `Linear`
+/// multiplies by (BENCHMARKS.md, "Pre-transposed weights"). On other devices `Wᵀ` stays a view of
+/// the checkpoint layout, exactly what candle_nn's `Linear` hands cuBLAS.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight_t: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// `weight`: `(out, in)`; `bias`: `(out)`.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
+        let view = weight.t()?;
+        let weight_t = if weight.device().is_cpu() { view.contiguous()? } else { view };
+        Ok(Linear { weight_t, bias })
+    }
+
+    /// `W` `(out, in)`, as a view.
+    pub fn weight(&self) -> Result<Tensor> {
+        self.weight_t.t()
+    }
+
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    pub fn out_dim(&self) -> Result<usize> {
+        self.weight_t.dim(1)
+    }
+
+    /// `x`: `(..., in)` -> `(..., out)`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims();
+        let y = match dims.len() {
+            // One 2-D matmul over all leading dims: the broadcast batched matmul is much slower.
+            3 | 4 => {
+                let rows = dims[..dims.len() - 1].iter().product::<usize>();
+                let mut out_dims = dims.to_vec();
+                *out_dims.last_mut().expect("non-empty dims") = self.out_dim()?;
+                x.contiguous()?.reshape((rows, dims[dims.len() - 1]))?.matmul(&self.weight_t)?.reshape(out_dims)?
+            }
+            _ => x.matmul(&self.weight_t)?,
+        };
+        match &self.bias {
+            None => Ok(y),
+            Some(b) => y.broadcast_add(b),
+        }
+    }
+}
 
 /// `{prefix}.weight` `(out, in)` and, when `bias`, `{prefix}.bias` `(out)`.
 pub fn linear(vb: VarBuilder, in_dim: usize, out_dim: usize, bias: bool) -> Result<Linear> {
     let weight = vb.get((out_dim, in_dim), "weight")?;
     let bias = if bias { Some(vb.get(out_dim, "bias")?) } else { None };
-    Ok(Linear::new(weight, bias))
+    Linear::new(weight, bias)
 }
 
 /// Stacks the rows of several projections reading the same input into one linear.
 pub fn fused(parts: &[Linear]) -> Result<Linear> {
-    let weights: Vec<&Tensor> = parts.iter().map(|l| l.weight()).collect();
+    let weights = parts.iter().map(Linear::weight).collect::<Result<Vec<_>>>()?;
     let weight = Tensor::cat(&weights, 0)?;
     let biases: Vec<&Tensor> = parts.iter().filter_map(|l| l.bias()).collect();
     let bias = match biases.len() {
@@ -25,13 +78,13 @@ pub fn fused(parts: &[Linear]) -> Result<Linear> {
                 .iter()
                 .map(|l| match l.bias() {
                     Some(b) => Ok(b.clone()),
-                    None => Tensor::zeros(l.weight().dim(0)?, l.weight().dtype(), l.weight().device()),
+                    None => Tensor::zeros(l.out_dim()?, l.weight_t.dtype(), l.weight_t.device()),
                 })
                 .collect::<Result<Vec<_>>>()?;
             Some(Tensor::cat(&filled, 0)?)
         }
     };
-    Ok(Linear::new(weight, bias))
+    Linear::new(weight, bias)
 }
 
 /// Reorders the output rows of a fused projection: the result holds the row blocks
@@ -42,7 +95,7 @@ pub fn regroup_rows(l: &Linear, blocks: &[(usize, usize)]) -> Result<Linear> {
         Tensor::cat(&parts, 0)
     };
     let bias = l.bias().map(pick).transpose()?;
-    Ok(Linear::new(pick(l.weight())?, bias))
+    Linear::new(pick(&l.weight()?)?, bias)
 }
 
 /// Row blocks that turn a per-head interleaved `[q_i | k_i | v_i]` layout (GPT-NeoX, Falcon
@@ -65,6 +118,61 @@ pub fn grouped_qkv_blocks(heads: usize, kv_heads: usize, head_dim: usize) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use candle_core::Device;
+
+    fn ramp(shape: &[usize], scale: f32) -> Tensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|i| ((i * 7 % 11) as f32 - 5.0) * scale).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn assert_close(a: &Tensor, b: &Tensor) {
+        assert_eq!(a.dims(), b.dims());
+        let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn projection_matches_x_times_w_transposed_plus_bias_for_any_leading_dims() {
+        let w = ramp(&[5, 3], 0.25);
+        let b = ramp(&[5], 0.5);
+        let layer = Linear::new(w.clone(), Some(b.clone())).unwrap();
+        assert!(layer.weight_t.is_contiguous(), "the CPU copy of Wᵀ is contiguous");
+        assert_eq!(layer.weight().unwrap().to_vec2::<f32>().unwrap(), w.to_vec2::<f32>().unwrap());
+        for shape in [vec![4, 3], vec![2, 4, 3], vec![2, 2, 4, 3]] {
+            let x = ramp(&shape, 0.125);
+            let rows = x.reshape(((), 3)).unwrap();
+            let want = rows.matmul(&w.t().unwrap()).unwrap().broadcast_add(&b).unwrap();
+            let mut out_shape = shape.clone();
+            *out_shape.last_mut().unwrap() = 5;
+            assert_close(&layer.forward(&x).unwrap(), &want.reshape(out_shape).unwrap());
+        }
+        // A non-contiguous input (a transposed view) gives the same rows.
+        let xt = ramp(&[2, 3, 4], 0.125).transpose(1, 2).unwrap();
+        let want = xt.contiguous().unwrap().reshape((8, 3)).unwrap().matmul(&w.t().unwrap()).unwrap();
+        let want = want.broadcast_add(&b).unwrap().reshape((2, 4, 5)).unwrap();
+        assert_close(&layer.forward(&xt).unwrap(), &want);
+    }
+
+    #[test]
+    fn fused_and_regrouped_projections_keep_each_part_s_rows() {
+        let a = Linear::new(ramp(&[2, 3], 0.25), None).unwrap();
+        let b = Linear::new(ramp(&[4, 3], 0.5), Some(ramp(&[4], 1.0))).unwrap();
+        let both = fused(&[a.clone(), b.clone()]).unwrap();
+        let x = ramp(&[1, 3, 3], 0.125);
+        let y = both.forward(&x).unwrap();
+        assert_close(&y.narrow(2, 0, 2).unwrap(), &a.forward(&x).unwrap());
+        assert_close(&y.narrow(2, 2, 4).unwrap(), &b.forward(&x).unwrap());
+        // Swap the two parts back: rows 2..6 first, then rows 0..2.
+        let swapped = regroup_rows(&both, &[(2, 4), (0, 2)]).unwrap();
+        let z = swapped.forward(&x).unwrap();
+        assert_close(&z.narrow(2, 0, 4).unwrap(), &b.forward(&x).unwrap());
+        assert_close(&z.narrow(2, 4, 2).unwrap(), &a.forward(&x).unwrap());
+    }
 
     #[test]
     fn per_head_blocks_gather_q_then_k_then_v() {
