@@ -1,5 +1,6 @@
-//! Loading projections from checkpoint tensors: plain linears, several checkpoint tensors fused
-//! into one matmul, and fused checkpoint tensors whose rows must be regrouped first.
+//! The projection every architecture multiplies by (`Linear`), and loading it from checkpoint
+//! tensors: plain linears, several checkpoint tensors fused into one matmul, and fused checkpoint
+//! tensors whose rows must be regrouped first.
 
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
@@ -8,7 +9,7 @@ use candle_nn::VarBuilder;
 ///
 /// On the CPU `Wᵀ` is kept as its own contiguous `(in, out)` copy: gemm's AVX-512 kernels run
 /// faster on a `(k, n)` right-hand side than on the transposed view candle_nn's `Linear`
-/// multiplies by (BENCHMARKS.md, "Pre-transposed weights"). On other devices `Wᵀ` stays a view of
+/// multiplies by (BENCHMARKS.md, "Pre-transposed weights on the CPU"). On other devices `Wᵀ` stays a view of
 /// the checkpoint layout, exactly what candle_nn's `Linear` hands cuBLAS.
 #[derive(Debug, Clone)]
 pub struct Linear {
