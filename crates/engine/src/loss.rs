@@ -9,6 +9,7 @@ use crate::error::{EngineError, Result};
 use crate::model::Model;
 use crate::text::tokenizer::Sequence;
 use candle_core::{DType, Device, Tensor, D};
+use rayon::prelude::*;
 
 /// Logit elements one block of scored positions may hold.
 const LOGIT_BUDGET: usize = 16 * 1024 * 1024;
@@ -143,20 +144,24 @@ impl Model {
     }
 }
 
-/// CPU: log-sum-exp in f64 over the f32 logits (more exact than a long f32 sum).
+/// CPU: log-sum-exp in f64 over the f32 logits (more exact than a long f32 sum). Rows are
+/// independent, so they are spread over rayon's pool (the one matrix products use); each row's
+/// arithmetic, and so its result, is the same on any number of threads.
 fn nll_on_host(logits: &Tensor, targets: &[u32], out: &mut Vec<f64>) -> candle_core::Result<()> {
     let vocab = logits.dim(1)?;
     let data = logits.flatten_all()?.to_vec1::<f32>()?;
-    for (row, &target) in data.chunks(vocab).zip(targets) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        if !max.is_finite() {
-            out.push(f64::NAN);
-            continue;
-        }
-        let sum: f64 = row.iter().map(|&x| (x as f64 - max).exp()).sum();
-        out.push(sum.ln() + max - row[target as usize] as f64);
-    }
+    let nll: Vec<f64> = data.par_chunks(vocab).zip(targets.par_iter()).map(|(row, &t)| row_nll(row, t)).collect();
+    out.extend(nll);
     Ok(())
+}
+
+fn row_nll(row: &[f32], target: u32) -> f64 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    if !max.is_finite() {
+        return f64::NAN;
+    }
+    let sum: f64 = row.iter().map(|&x| (x as f64 - max).exp()).sum();
+    sum.ln() + max - row[target as usize] as f64
 }
 
 /// Accelerators: the same in f32 on the device; only one value per row comes back.
