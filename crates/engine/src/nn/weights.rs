@@ -9,8 +9,8 @@ use candle_nn::VarBuilder;
 ///
 /// On the CPU `Wᵀ` is kept as its own contiguous `(in, out)` copy: gemm's AVX-512 kernels run
 /// faster on a `(k, n)` right-hand side than on the transposed view candle_nn's `Linear`
-/// multiplies by (BENCHMARKS.md, "Pre-transposed weights on the CPU"). On other devices `Wᵀ` stays a view of
-/// the checkpoint layout, exactly what candle_nn's `Linear` hands cuBLAS.
+/// multiplies by (BENCHMARKS.md, "Pre-transposed weights on the CPU"). On other devices `Wᵀ`
+/// stays a view of the checkpoint layout, exactly what candle_nn's `Linear` hands cuBLAS.
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight_t: Tensor,
