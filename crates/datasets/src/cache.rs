@@ -59,9 +59,12 @@ impl ResponseCache {
         let path = self.path(sync_block, namespace, request);
         let doc = serde_json::json!({ "request": request, "answer": answer });
         let bytes = serde_json::to_vec(&doc).expect("JSON values serialise");
-        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
-            .await
-            .map_err(|e| CacheError { path: String::new(), error: e.to_string() })?
+        tokio::task::spawn_blocking(move || {
+            write_atomically(&path, &bytes)
+                .map_err(|e| CacheError { path: path.display().to_string(), error: e.to_string() })
+        })
+        .await
+        .map_err(|e| CacheError { path: String::new(), error: e.to_string() })?
     }
 
     /// Deletes the windows before `sync_block` (their seeds will not come back).
@@ -85,13 +88,14 @@ impl ResponseCache {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
-    let err = |e: std::io::Error| CacheError { path: path.display().to_string(), error: e.to_string() };
-    let dir = path.parent().expect("cache paths have a parent");
-    std::fs::create_dir_all(dir).map_err(err)?;
+/// Writes `bytes` to `path` under a temporary name in the same folder, then renames it, so a
+/// reader sees the old file or the whole new one; the data and the rename are synced.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.{}.{}.tmp",
-        path.file_name().unwrap().to_string_lossy(),
+        path.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id(),
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
@@ -106,7 +110,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(err)
+    result
 }
 
 #[cfg(test)]

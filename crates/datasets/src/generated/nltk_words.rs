@@ -7,7 +7,7 @@
 use super::word_list::{parse_checked, read_checked, WordList, WordListError, NLTK_EN_BASIC_SHA256};
 use crate::http::{HttpPolicy, JsonClient};
 use reqwest::Url;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The package NLTK's downloader installs for `nltk.download("words")`.
@@ -65,7 +65,8 @@ impl EnBasicDownload {
         let zip = client.get_bytes(&url, MAX_ZIP_BYTES).await.map_err(WordListError::Download)?;
         let file = en_basic_from_zip(&zip, &self.url)?;
         let list = parse_checked(&file, sha256, format!("{} ({ENTRY})", self.url))?;
-        write_atomically(&self.dest, &file)?;
+        crate::cache::write_atomically(&self.dest, &file)
+            .map_err(|e| WordListError::Io { path: self.dest.display().to_string(), error: e.to_string() })?;
         tracing::info!(path = %self.dest.display(), "kept NLTK's en-basic");
         Ok(list)
     }
@@ -91,22 +92,12 @@ fn en_basic_from_zip(zip: &[u8], url: &str) -> Result<Vec<u8>, WordListError> {
     Ok(out)
 }
 
-fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<(), WordListError> {
-    let io = |e: std::io::Error| WordListError::Io { path: dest.display().to_string(), error: e.to_string() };
-    let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(dest).map_err(|e| io(e.error))?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::{http::StatusCode, routing::get, Router};
     use sha2::{Digest, Sha256};
+    use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
