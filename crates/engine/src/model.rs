@@ -61,7 +61,6 @@ pub struct Model {
     snapshot: Snapshot,
     decoder: Decoder,
     tokenizer: ChatTokenizer,
-    device: Device,
 }
 
 impl Model {
@@ -82,7 +81,7 @@ impl Model {
             LoadError::Unsupported(msg) => EngineError::UnsupportedArchitecture(msg),
             LoadError::Tensors(e) => EngineError::from_load(e),
         })?;
-        Ok(Model { snapshot, decoder, tokenizer, device })
+        Ok(Model { snapshot, decoder, tokenizer })
     }
 
     pub fn architecture(&self) -> Architecture {
@@ -102,7 +101,7 @@ impl Model {
     }
 
     pub fn device(&self) -> &Device {
-        &self.device
+        self.decoder.device()
     }
 
     pub fn vocab_size(&self) -> usize {

@@ -58,7 +58,7 @@ fn compare(
         losses.push(g.loss);
         let d = (g.loss - want).abs();
         max_sample = max_sample.max(d);
-        if d > PER_SAMPLE {
+        if !within(d, PER_SAMPLE) {
             writeln!(problems, "{kind} {i}: loss {} expected {want} (diff {d:.2e})", g.loss).unwrap();
         }
         let nll = floats(&r["token_nll"]);
@@ -71,7 +71,7 @@ fn compare(
         for (k, (a, b)) in g.token_nll.iter().zip(want_tokens).enumerate() {
             let d = (*a as f64 - b).abs();
             max_token = max_token.max(d);
-            if d > PER_TOKEN {
+            if !within(d, PER_TOKEN) {
                 writeln!(problems, "{kind} {i} token {k}: nll {a} expected {b} (diff {d:.2e})").unwrap();
                 break;
             }
@@ -79,7 +79,7 @@ fn compare(
     }
     if let Some(want) = mean_expected {
         let mean = losses.iter().sum::<f64>() / losses.len() as f64;
-        if (mean - want).abs() > MEAN {
+        if !within((mean - want).abs(), MEAN) {
             writeln!(problems, "{kind} mean {mean} expected {want} (diff {:.2e})", (mean - want).abs()).unwrap();
         }
     }

@@ -63,11 +63,6 @@ fn wheel() -> PathBuf {
     path
 }
 
-/// False for NaN too: a NaN loss is a mismatch.
-fn within(diff: f64, tolerance: f64) -> bool {
-    diff <= tolerance
-}
-
 fn compare(kind: &str, got: &[engine::Result<SampleLoss>], records: &[Value], problems: &mut String) -> (f64, f64) {
     let (mut max_sample, mut max_token) = (0.0f64, 0.0f64);
     for (i, (g, r)) in got.iter().zip(records).enumerate() {

@@ -12,7 +12,7 @@ use crate::nn::attention::{Attention, AttentionConfig};
 use crate::nn::decoder::{Block, BlockLayout, Decoder, LmHead};
 use crate::nn::mlp::Mlp;
 use crate::nn::norm::Norm;
-use crate::nn::weights::{grouped_qkv_blocks, linear, per_head_qkv_blocks, regroup_rows};
+use crate::nn::weights::{grouped_qkv_blocks, linear, per_head_qkv_blocks, regroup_rows, Rows};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 use serde_json::Value;
@@ -82,11 +82,11 @@ pub fn load(config: &Value, vb: VarBuilder) -> Result<Decoder, LoadError> {
     for i in 0..c.num_hidden_layers {
         let lb = model.pp(format!("h.{i}"));
         let ab = lb.pp("self_attention");
-        let fused = linear(ab.pp("query_key_value"), h, dims.q_rows() + 2 * dims.kv_rows(), c.bias)?;
+        let fused = Rows::load(ab.pp("query_key_value"), h, dims.q_rows() + 2 * dims.kv_rows(), c.bias)?;
         let qkv = if c.new_decoder_architecture {
             regroup_rows(&fused, &grouped_qkv_blocks(dims.heads, dims.kv_heads, dims.head_dim))?
         } else if c.multi_query {
-            fused // already [all q | k | v]
+            fused.into_linear()? // already [all q | k | v]
         } else {
             regroup_rows(&fused, &per_head_qkv_blocks(dims.heads, dims.head_dim))?
         };

@@ -7,7 +7,7 @@ use crate::nn::attention::{Attention, AttentionConfig};
 use crate::nn::decoder::{Block, BlockLayout, Decoder, LmHead};
 use crate::nn::mlp::Mlp;
 use crate::nn::norm::Norm;
-use crate::nn::weights::{linear, per_head_qkv_blocks, regroup_rows};
+use crate::nn::weights::{linear, per_head_qkv_blocks, regroup_rows, Rows};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 use serde_json::Value;
@@ -65,7 +65,7 @@ pub fn load(config: &Value, vb: VarBuilder) -> Result<Decoder, LoadError> {
     for i in 0..c.num_hidden_layers {
         let lb = model.pp(format!("layers.{i}"));
         let ab = lb.pp("attention");
-        let fused = linear(ab.pp("query_key_value"), h, 3 * dims.q_rows(), c.attention_bias)?;
+        let fused = Rows::load(ab.pp("query_key_value"), h, 3 * dims.q_rows(), c.attention_bias)?;
         let attn = Attention {
             qkv: regroup_rows(&fused, &per_head_qkv_blocks(dims.heads, dims.head_dim))?,
             out: linear(ab.pp("dense"), dims.q_rows(), h, c.attention_bias)?,

@@ -9,7 +9,7 @@ use crate::nn::decoder::{embed_scale_in, Block, BlockLayout, Decoder, LmHead};
 use crate::nn::mlp::{Activation, Mlp};
 use crate::nn::norm::Norm;
 use crate::nn::rotary::Rotary;
-use crate::nn::weights::{fused, linear};
+use crate::nn::weights::{fused, linear, Rows};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 use serde_json::Value;
@@ -140,9 +140,9 @@ pub(crate) fn build(shape: &Shape, v: &Variant, rotary: Rotary, vb: VarBuilder) 
             linear(ab.pp("qkv_proj"), shape.hidden, dims.q_rows() + 2 * dims.kv_rows(), v.qkv_bias)?
         } else {
             fused(&[
-                linear(ab.pp("q_proj"), shape.hidden, dims.q_rows(), v.qkv_bias)?,
-                linear(ab.pp("k_proj"), shape.hidden, dims.kv_rows(), v.qkv_bias)?,
-                linear(ab.pp("v_proj"), shape.hidden, dims.kv_rows(), v.qkv_bias)?,
+                Rows::load(ab.pp("q_proj"), shape.hidden, dims.q_rows(), v.qkv_bias)?,
+                Rows::load(ab.pp("k_proj"), shape.hidden, dims.kv_rows(), v.qkv_bias)?,
+                Rows::load(ab.pp("v_proj"), shape.hidden, dims.kv_rows(), v.qkv_bias)?,
             ])?
         };
         let (q_norm, k_norm) = if v.qk_norm {
@@ -170,8 +170,8 @@ pub(crate) fn build(shape: &Shape, v: &Variant, rotary: Rotary, vb: VarBuilder) 
             linear(mb.pp("gate_up_proj"), shape.hidden, 2 * shape.intermediate, v.mlp_bias)?
         } else {
             fused(&[
-                linear(mb.pp("gate_proj"), shape.hidden, shape.intermediate, v.mlp_bias)?,
-                linear(mb.pp("up_proj"), shape.hidden, shape.intermediate, v.mlp_bias)?,
+                Rows::load(mb.pp("gate_proj"), shape.hidden, shape.intermediate, v.mlp_bias)?,
+                Rows::load(mb.pp("up_proj"), shape.hidden, shape.intermediate, v.mlp_bias)?,
             ])?
         };
         let mlp = Mlp::Gated {

@@ -7,7 +7,7 @@ use crate::nn::attention::{Attention, AttentionConfig};
 use crate::nn::decoder::{Block, BlockLayout, Decoder, LmHead};
 use crate::nn::mlp::Mlp;
 use crate::nn::norm::Norm;
-use crate::nn::weights::{fused, linear};
+use crate::nn::weights::{fused, linear, Rows};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 use serde_json::Value;
@@ -64,9 +64,9 @@ pub fn load(config: &Value, vb: VarBuilder) -> Result<Decoder, LoadError> {
         };
         let attn = Attention {
             qkv: fused(&[
-                linear(ab.pp("q_proj"), h, dims.q_rows(), true)?,
-                linear(ab.pp("k_proj"), h, dims.kv_rows(), true)?,
-                linear(ab.pp("v_proj"), h, dims.kv_rows(), true)?,
+                Rows::load(ab.pp("q_proj"), h, dims.q_rows(), true)?,
+                Rows::load(ab.pp("k_proj"), h, dims.kv_rows(), true)?,
+                Rows::load(ab.pp("v_proj"), h, dims.kv_rows(), true)?,
             ])?,
             out: linear(ab.pp("dense"), dims.q_rows(), h, true)?,
             q_norm,

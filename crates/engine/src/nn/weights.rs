@@ -30,10 +30,6 @@ impl Linear {
         self.weight_t.t()
     }
 
-    pub fn bias(&self) -> Option<&Tensor> {
-        self.bias.as_ref()
-    }
-
     pub fn out_dim(&self) -> Result<usize> {
         self.weight_t.dim(1)
     }
@@ -58,18 +54,37 @@ impl Linear {
     }
 }
 
-/// `{prefix}.weight` `(out, in)` and, when `bias`, `{prefix}.bias` `(out)`.
+/// A projection as the checkpoint stores it: `W` `(out, in)` and the bias `(out)`. Projections
+/// are fused and regrouped in this layout, so each [`Linear`] forms its `Wᵀ` once.
+#[derive(Debug, Clone)]
+pub struct Rows {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+}
+
+impl Rows {
+    /// `{prefix}.weight` `(out, in)` and, when `bias`, `{prefix}.bias` `(out)`.
+    pub fn load(vb: VarBuilder, in_dim: usize, out_dim: usize, bias: bool) -> Result<Rows> {
+        let weight = vb.get((out_dim, in_dim), "weight")?;
+        let bias = if bias { Some(vb.get(out_dim, "bias")?) } else { None };
+        Ok(Rows { weight, bias })
+    }
+
+    pub fn into_linear(self) -> Result<Linear> {
+        Linear::new(self.weight, self.bias)
+    }
+}
+
+/// `{prefix}.weight` `(out, in)` and, when `bias`, `{prefix}.bias` `(out)`, as a projection.
 pub fn linear(vb: VarBuilder, in_dim: usize, out_dim: usize, bias: bool) -> Result<Linear> {
-    let weight = vb.get((out_dim, in_dim), "weight")?;
-    let bias = if bias { Some(vb.get(out_dim, "bias")?) } else { None };
-    Linear::new(weight, bias)
+    Rows::load(vb, in_dim, out_dim, bias)?.into_linear()
 }
 
 /// Stacks the rows of several projections reading the same input into one linear.
-pub fn fused(parts: &[Linear]) -> Result<Linear> {
-    let weights = parts.iter().map(Linear::weight).collect::<Result<Vec<_>>>()?;
+pub fn fused(parts: &[Rows]) -> Result<Linear> {
+    let weights: Vec<&Tensor> = parts.iter().map(|p| &p.weight).collect();
     let weight = Tensor::cat(&weights, 0)?;
-    let biases: Vec<&Tensor> = parts.iter().filter_map(|l| l.bias()).collect();
+    let biases: Vec<&Tensor> = parts.iter().filter_map(|p| p.bias.as_ref()).collect();
     let bias = match biases.len() {
         0 => None,
         n if n == parts.len() => Some(Tensor::cat(&biases, 0)?),
@@ -77,9 +92,9 @@ pub fn fused(parts: &[Linear]) -> Result<Linear> {
             // Mixed: give the bias-less parts zero biases.
             let filled = parts
                 .iter()
-                .map(|l| match l.bias() {
+                .map(|p| match &p.bias {
                     Some(b) => Ok(b.clone()),
-                    None => Tensor::zeros(l.out_dim()?, l.weight_t.dtype(), l.weight_t.device()),
+                    None => Tensor::zeros(p.weight.dim(0)?, p.weight.dtype(), p.weight.device()),
                 })
                 .collect::<Result<Vec<_>>>()?;
             Some(Tensor::cat(&filled, 0)?)
@@ -90,13 +105,13 @@ pub fn fused(parts: &[Linear]) -> Result<Linear> {
 
 /// Reorders the output rows of a fused projection: the result holds the row blocks
 /// `(start, len)` in the order given.
-pub fn regroup_rows(l: &Linear, blocks: &[(usize, usize)]) -> Result<Linear> {
+pub fn regroup_rows(rows: &Rows, blocks: &[(usize, usize)]) -> Result<Linear> {
     let pick = |t: &Tensor| -> Result<Tensor> {
         let parts = blocks.iter().map(|&(s, n)| t.narrow(0, s, n)).collect::<Result<Vec<_>>>()?;
         Tensor::cat(&parts, 0)
     };
-    let bias = l.bias().map(pick).transpose()?;
-    Linear::new(pick(&l.weight()?)?, bias)
+    let bias = rows.bias.as_ref().map(pick).transpose()?;
+    Linear::new(pick(&rows.weight)?, bias)
 }
 
 /// Row blocks that turn a per-head interleaved `[q_i | k_i | v_i]` layout (GPT-NeoX, Falcon
@@ -161,18 +176,20 @@ mod tests {
 
     #[test]
     fn fused_and_regrouped_projections_keep_each_part_s_rows() {
-        let a = Linear::new(ramp(&[2, 3], 0.25), None).unwrap();
-        let b = Linear::new(ramp(&[4, 3], 0.5), Some(ramp(&[4], 1.0))).unwrap();
-        let both = fused(&[a.clone(), b.clone()]).unwrap();
+        let a = Rows { weight: ramp(&[2, 3], 0.25), bias: None };
+        let b = Rows { weight: ramp(&[4, 3], 0.5), bias: Some(ramp(&[4], 1.0)) };
+        let (la, lb) = (a.clone().into_linear().unwrap(), b.clone().into_linear().unwrap());
+        let both = fused(&[a, b]).unwrap();
         let x = ramp(&[1, 3, 3], 0.125);
         let y = both.forward(&x).unwrap();
-        assert_close(&y.narrow(2, 0, 2).unwrap(), &a.forward(&x).unwrap());
-        assert_close(&y.narrow(2, 2, 4).unwrap(), &b.forward(&x).unwrap());
+        assert_close(&y.narrow(2, 0, 2).unwrap(), &la.forward(&x).unwrap());
+        assert_close(&y.narrow(2, 2, 4).unwrap(), &lb.forward(&x).unwrap());
         // Swap the two parts back: rows 2..6 first, then rows 0..2.
-        let swapped = regroup_rows(&both, &[(2, 4), (0, 2)]).unwrap();
+        let stored = Rows { weight: both.weight().unwrap(), bias: both.bias.clone() };
+        let swapped = regroup_rows(&stored, &[(2, 4), (0, 2)]).unwrap();
         let z = swapped.forward(&x).unwrap();
-        assert_close(&z.narrow(2, 0, 4).unwrap(), &b.forward(&x).unwrap());
-        assert_close(&z.narrow(2, 4, 2).unwrap(), &a.forward(&x).unwrap());
+        assert_close(&z.narrow(2, 0, 4).unwrap(), &lb.forward(&x).unwrap());
+        assert_close(&z.narrow(2, 4, 2).unwrap(), &la.forward(&x).unwrap());
     }
 
     #[test]

@@ -125,7 +125,8 @@ fn write_json(value: &Value, indent: Option<usize>, depth: usize, out: &mut Stri
             out.push_str(&" ".repeat(n * depth));
         }
     };
-    let (item_sep, key_sep) = if indent.is_some() { (",", ": ") } else { (", ", ": ") };
+    let item_sep = if indent.is_some() { "," } else { ", " };
+    let key_sep = ": ";
     match value.kind() {
         ValueKind::Undefined | ValueKind::None => out.push_str("null"),
         ValueKind::Bool => out.push_str(if value.is_true() { "true" } else { "false" }),

@@ -75,10 +75,7 @@ impl ChatTokenizer {
     /// Loads `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json` and the chat
     /// template (`chat_template.jinja`, else `tokenizer_config.json`'s `chat_template`) of `dir`.
     pub fn load(dir: &Path, origin: TokenizerOrigin) -> Result<ChatTokenizer> {
-        let fail = |msg: String| match origin {
-            TokenizerOrigin::Model => EngineError::Tokenizer(msg),
-            TokenizerOrigin::Validator => EngineError::Setup(msg),
-        };
+        let fail = |msg: String| tokenizer_error(origin, msg);
         let path = dir.join("tokenizer.json");
         if !path.is_file() {
             return Err(fail(format!("{} is missing (only fast tokenizers are supported)", path.display())));
@@ -239,10 +236,14 @@ impl ChatTokenizer {
     }
 
     fn tokenizer_error(&self, msg: String) -> EngineError {
-        match self.origin {
-            TokenizerOrigin::Model => EngineError::Tokenizer(msg),
-            TokenizerOrigin::Validator => EngineError::Setup(msg),
-        }
+        tokenizer_error(self.origin, msg)
+    }
+}
+
+fn tokenizer_error(origin: TokenizerOrigin, msg: String) -> EngineError {
+    match origin {
+        TokenizerOrigin::Model => EngineError::Tokenizer(msg),
+        TokenizerOrigin::Validator => EngineError::Setup(msg),
     }
 }
 

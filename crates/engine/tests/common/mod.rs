@@ -53,6 +53,11 @@ pub fn jsonl(file: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Whether a difference is inside a tolerance; false for NaN too, so a NaN is a mismatch.
+pub fn within(diff: f64, tolerance: f64) -> bool {
+    diff <= tolerance
+}
+
 /// A recorded loss: a number, or the string "nan".
 pub fn loss_value(v: &Value) -> f64 {
     match v {
