@@ -201,7 +201,7 @@ fn evaluate(
                     error: None,
                     response: Some(o.response),
                 },
-                Err(e) if e.is_miner_fault() => failed(e),
+                Err(e) if e.is_miner_fault() => failed(&e),
                 Err(e) => return Err(e.into()),
             });
             tick(1);
@@ -221,7 +221,7 @@ fn evaluate(
             let loss = SampleLoss::loss_or_inf(result).map_err(|e| anyhow::anyhow!("{e}"))?;
             outcomes[i] = Some(match result {
                 Ok(r) => Outcome { loss, tokens: r.tokens, scored: Some(r.scored), error: None, response: None },
-                Err(e) => Outcome { error: Some(e.to_string()), ..failed_outcome() },
+                Err(e) => failed(e),
             });
         }
         tick(batch.len());
@@ -245,12 +245,9 @@ fn text_len(sample: &Sample) -> usize {
     }
 }
 
-fn failed_outcome() -> Outcome {
-    Outcome { loss: f64::INFINITY, tokens: 0, scored: None, error: None, response: None }
-}
-
-fn failed(e: engine::EngineError) -> Outcome {
-    Outcome { error: Some(e.to_string()), ..failed_outcome() }
+/// A sample the model failed on (a miner's fault): it counts as an infinite loss.
+fn failed(e: &engine::EngineError) -> Outcome {
+    Outcome { loss: f64::INFINITY, tokens: 0, scored: None, error: Some(e.to_string()), response: None }
 }
 
 /// Mean over the samples that are not NaN, and how many were NaN.

@@ -39,13 +39,7 @@ pub async fn summarize(manifest: &Manifest, validator: &Validator) -> Result<Sum
     let rows = validator.chain.weights(manifest.netuid, &head).await.unwrap_or_default();
     let row = rows.get(&manifest.validator_uid).cloned().unwrap_or_default();
     let row_total: f64 = row.iter().map(|(_, w)| *w as f64).sum();
-    let weights = {
-        let mut inner = validator.inner.lock().expect("state lock");
-        let schedule: Vec<(i64, f64)> =
-            validator.schedule.competitions_at(head.number)?.iter().map(|c| (c.id, c.reward_percentage)).collect();
-        let params = validator.schedule.rules.tracker;
-        inner.tracker.subnet_weights(&schedule, &params)
-    };
+    let weights = validator.subnet_weights(head.number)?;
     let inner = validator.inner.lock().expect("state lock");
     let miners = manifest
         .miners

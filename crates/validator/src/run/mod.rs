@@ -22,7 +22,7 @@ pub mod weights;
 pub mod worker;
 
 use crate::eval_sets::EvalSets;
-use crate::model_tracker::ModelTracker;
+use crate::model_tracker::{ModelMetadata, ModelTracker};
 use crate::state::{Loaded, StateDir, StatePart};
 use crate::step_record::RecordLog;
 use anyhow::{bail, Context, Result};
@@ -96,7 +96,7 @@ pub struct Inner {
     /// Weight submissions not yet written into a step record.
     pub unrecorded_submissions: Vec<chain::Submitted>,
     /// The last failed fetch of each uid: its commitment and when (in memory).
-    pub failed_attempt: HashMap<u16, (String, std::time::Instant)>,
+    pub failed_attempt: HashMap<u16, (ModelMetadata, std::time::Instant)>,
 }
 
 pub struct Validator {

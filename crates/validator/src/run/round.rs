@@ -308,8 +308,7 @@ impl Validator {
         let all_failed = record_input.all_failed();
 
         let mut inner = self.inner.lock().expect("state lock");
-        let schedule_now: Vec<(i64, f64)> =
-            self.schedule.competitions_at(head)?.iter().map(|c| (c.id, c.reward_percentage)).collect();
+        let schedule_now = self.reward_shares(head)?;
         let params = self.schedule.rules.tracker;
         if all_failed {
             tracing::warn!(

@@ -117,7 +117,7 @@ impl Validator {
             .lock()
             .expect("state lock")
             .failed_attempt
-            .insert(uid, (format!("{}@{}", metadata.id, metadata.block), std::time::Instant::now()));
+            .insert(uid, (metadata.clone(), std::time::Instant::now()));
     }
 
     async fn sync_uid(&self, view: &SubnetView, uid: u16, head: Block, is_top: bool) -> Step {
@@ -132,16 +132,16 @@ impl Validator {
             Ok(id) => id,
             Err(e) => return self.reject(&hotkey, uid, format!("malformed commitment {text:?}: {e}"), false, head),
         };
+        let metadata = ModelMetadata { id: id.clone(), block: commitment.block };
         {
             let inner = self.inner.lock().expect("state lock");
             let recheck = std::time::Duration::from_secs(self.args.recheck_secs);
             if let Some((failed, at)) = inner.failed_attempt.get(&uid) {
-                if *failed == format!("{id}@{}", commitment.block) && at.elapsed() < recheck {
+                if *failed == metadata && at.elapsed() < recheck {
                     return Step::Deferred;
                 }
             }
         }
-        let metadata = ModelMetadata { id: id.clone(), block: commitment.block };
         let Some(competition) = self.schedule.competition_at(id.competition_id, metadata.block) else {
             let reason = format!("no competition {} at the commitment block {}", id.competition_id, metadata.block);
             return self.reject(&hotkey, uid, reason, false, head);

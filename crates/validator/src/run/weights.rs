@@ -26,13 +26,21 @@ impl StatePart for PendingReveals {
 }
 
 impl Validator {
+    /// `(competition id, reward share)` of the competitions scheduled at `block`.
+    pub(crate) fn reward_shares(&self, block: u64) -> anyhow::Result<Vec<(i64, f64)>> {
+        Ok(self.schedule.competitions_at(block)?.iter().map(|c| (c.id, c.reward_percentage)).collect())
+    }
+
+    /// The subnet weights at `block`: each competition's averaged weights times its share.
+    pub(crate) fn subnet_weights(&self, block: u64) -> anyhow::Result<Vec<f64>> {
+        let shares = self.reward_shares(block)?;
+        Ok(self.inner.lock().expect("state lock").tracker.subnet_weights(&shares, &self.schedule.rules.tracker))
+    }
+
     /// The current subnet weights as the chain will take them: `(uid, u16)` pairs, or `None`
     /// while there is nothing to set.
     fn weights_row(&self, head: u64) -> Option<(Vec<u16>, Vec<u16>)> {
-        let mut inner = self.inner.lock().expect("state lock");
-        let schedule = self.schedule.competitions_at(head).ok()?;
-        let schedule: Vec<(i64, f64)> = schedule.iter().map(|c| (c.id, c.reward_percentage)).collect();
-        let weights = inner.tracker.subnet_weights(&schedule, &self.schedule.rules.tracker);
+        let weights = self.subnet_weights(head).ok()?;
         if weights.iter().all(|w| *w == 0.0) {
             return None;
         }
@@ -48,10 +56,11 @@ impl Validator {
 
     /// Submits the current subnet weights when due (`force` ignores our own cadence, not the
     /// chain's rate limit), and reveals hash commits that are due. Never fails the caller: every
-    /// outcome is logged; what was submitted is returned for the step record.
-    pub async fn set_weights(&self, force: bool) -> Option<Submitted> {
+    /// outcome is logged, and what was submitted waits in `unrecorded_submissions` for the step
+    /// record.
+    pub async fn set_weights(&self, force: bool) {
         if self.args.offline {
-            return None;
+            return;
         }
         let _one_at_a_time = self.weights_lock.lock().await;
         self.reveal_due().await;
@@ -59,22 +68,22 @@ impl Validator {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!("cannot read the head to set weights: {e}");
-                return None;
+                return;
             }
         };
         let last = self.inner.lock().expect("state lock").progress.last_weights_block;
         if !force && last.is_some_and(|b| head.number.saturating_sub(b) < self.args.weights_interval_blocks) {
-            return None;
+            return;
         }
         let Some((uids, values)) = self.weights_row(head.number) else {
             tracing::info!("no weights to set yet");
-            return None;
+            return;
         };
         let hyper = match self.chain.hyperparameters(self.args.netuid, &head).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!("cannot read hyperparameters to set weights: {e}");
-                return None;
+                return;
             }
         };
         if let Some(last) = last {
@@ -85,7 +94,7 @@ impl Validator {
                     limit = hyper.weights_rate_limit,
                     "weights set recently: waiting for the rate limit"
                 );
-                return None;
+                return;
             }
         }
         let submission = WeightsSubmission { uids, weights: values, version_key: hyper.weights_version_key };
@@ -124,18 +133,15 @@ impl Validator {
                 if let Err(e) = self.save_state() {
                     tracing::error!("saving state: {e:#}");
                 }
-                Some(submitted)
             }
             Ok(Err(e)) => {
                 let name = e.dispatch_error_name().unwrap_or("refused").to_string();
                 tracing::warn!(reason = %name, "weights not set: {e}");
                 metrics::weights_set(&name);
-                None
             }
             Err(_) => {
                 tracing::warn!("weights not set: no answer within {} s", deadline.as_secs());
                 metrics::weights_set("timeout");
-                None
             }
         }
     }
@@ -146,6 +152,7 @@ impl Validator {
         if pending.is_empty() {
             return;
         }
+        let waiting = pending.len();
         let mut keep = Vec::new();
         for p in pending {
             match self.chain.reveal_pending(&p).await {
@@ -164,9 +171,13 @@ impl Validator {
                 }
             }
         }
+        // Most calls find every commit still waiting: then there is nothing new to persist.
+        let changed = keep.len() != waiting;
         self.inner.lock().expect("state lock").pending_reveals.0 = keep;
-        if let Err(e) = self.save_state() {
-            tracing::error!("saving state: {e:#}");
+        if changed {
+            if let Err(e) = self.save_state() {
+                tracing::error!("saving state: {e:#}");
+            }
         }
     }
 
